@@ -1,0 +1,160 @@
+// Package failure classifies errors into the few kinds a user (or cron) acts
+// on differently, and maps each kind to mailfetch's documented exit code.
+//
+// Engines wrap an error once, where its kind is known (a refused login is
+// Auth, a dial timeout is Temporary, ENOSPC is LocalIO); the CLI reads the
+// kind back with KindOf and exits with Code. An error that was never
+// classified is Other.
+package failure
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Kind is the class of a failure. Each kind has its own exit code.
+type Kind int
+
+const (
+	// Other is an error of no more specific kind: a protocol violation, a
+	// command the server refused for good, a bug.
+	Other Kind = iota
+	// Usage is bad input from the user: flags, config file, account names.
+	Usage
+	// Auth is a login the server refused.
+	Auth
+	// Temporary is a failure that a later run may not meet: network, DNS,
+	// timeouts, a server that is busy or says the mailbox is in use.
+	Temporary
+	// Partial means some messages or folders failed while others completed.
+	Partial
+	// Locked means another run holds the account's lock.
+	Locked
+	// LocalIO is a failure of the local file system: disk full, permissions,
+	// a Maildir path that is not a Maildir.
+	LocalIO
+)
+
+// Exit codes. They are part of mailfetch's interface: documented in the
+// README and in --help, and never renumbered.
+const (
+	CodeOK        = 0
+	CodeOther     = 1
+	CodePartial   = 3
+	CodeLocked    = 4
+	CodeUsage     = 64 // sysexits EX_USAGE
+	CodeLocalIO   = 74 // sysexits EX_IOERR
+	CodeTemporary = 75 // sysexits EX_TEMPFAIL: cron should simply retry
+	CodeAuth      = 77 // sysexits EX_NOPERM
+)
+
+// String names the kind as it appears in --json output.
+func (k Kind) String() string {
+	switch k {
+	case Usage:
+		return "usage"
+	case Auth:
+		return "auth"
+	case Temporary:
+		return "temporary"
+	case Partial:
+		return "partial"
+	case Locked:
+		return "locked"
+	case LocalIO:
+		return "local-io"
+	}
+	return "error"
+}
+
+// Code is the exit code for the kind.
+func (k Kind) Code() int {
+	switch k {
+	case Usage:
+		return CodeUsage
+	case Auth:
+		return CodeAuth
+	case Temporary:
+		return CodeTemporary
+	case Partial:
+		return CodePartial
+	case Locked:
+		return CodeLocked
+	case LocalIO:
+		return CodeLocalIO
+	}
+	return CodeOther
+}
+
+type kindError struct {
+	kind Kind
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+// Wrap marks err as being of kind k. It returns nil for a nil err. The
+// message is unchanged: the kind only decides the exit code.
+func Wrap(k Kind, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{kind: k, err: err}
+}
+
+// New returns an error of kind k with the given message.
+func New(k Kind, msg string) error { return &kindError{kind: k, err: errors.New(msg)} }
+
+// KindOf returns the kind of err: the outermost kind given by Wrap, or else
+// a kind guessed from well-known causes (network errors and timeouts are
+// Temporary, a full disk or a permission error is LocalIO).
+func KindOf(err error) Kind {
+	if err == nil {
+		return Other
+	}
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return ke.kind
+	}
+	return guess(err)
+}
+
+func guess(err error) Kind {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT),
+		errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EIO):
+		return LocalIO
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return Temporary
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(err, fs.ErrPermission) {
+		return LocalIO
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return Temporary
+	}
+	var oe *net.OpError
+	var de *net.DNSError
+	if errors.As(err, &oe) || errors.As(err, &de) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.EHOSTUNREACH) {
+		return Temporary
+	}
+	return Other
+}
+
+// Code returns the exit code for err: CodeOK for nil.
+func Code(err error) int {
+	if err == nil {
+		return CodeOK
+	}
+	return KindOf(err).Code()
+}

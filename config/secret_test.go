@@ -1,0 +1,297 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailfetch/mailfetch/failure"
+)
+
+// noTerminal makes the test run as if standard input were not a terminal,
+// whatever `go test` was given.
+func noTerminal(t *testing.T) {
+	t.Helper()
+	saved := stdinIsTerminal
+	stdinIsTerminal = func() bool { return false }
+	t.Cleanup(func() { stdinIsTerminal = saved })
+}
+
+func writeSecretFile(t *testing.T, data string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSecret(t *testing.T) {
+	noTerminal(t)
+	const secret = "hunter2"
+	t.Setenv("MF_TEST_SECRET", secret)
+	t.Setenv("MF_TEST_EMPTY", "")
+	os.Unsetenv("MF_TEST_UNSET")
+
+	for _, tc := range []struct {
+		name    string
+		a       Account
+		want    string   // the secret, when no error is expected
+		wantErr []string // substrings of the error
+	}{
+		{name: "command first line only",
+			a:    Account{PasswordCommand: "printf '" + secret + "\\nsecond line\\n'"},
+			want: secret},
+		{name: "command CRLF",
+			a:    Account{PasswordCommand: "printf '" + secret + "\\r\\n'"},
+			want: secret},
+		{name: "command without newline",
+			a:    Account{PasswordCommand: "printf " + secret},
+			want: secret},
+		{name: "command sees the account",
+			a:    Account{Name: "acct", Host: "h.example", User: "u", PasswordCommand: `printf '%s|%s|%s\n' "$MAILFETCH_ACCOUNT" "$MAILFETCH_HOST" "$MAILFETCH_USER"`},
+			want: "acct|h.example|u"},
+		{name: "command failure shows stderr, not stdout",
+			a:       Account{PasswordCommand: "echo " + secret + "; echo 'first complaint' >&2; echo 'gpg: decryption failed: No secret key' >&2; exit 3"},
+			wantErr: []string{"password-command failed (exit status 3): gpg: decryption failed: No secret key"}},
+		{name: "command failure with silent stderr",
+			a:       Account{PasswordCommand: "exit 1"},
+			wantErr: []string{"password-command failed (exit status 1), with nothing on stderr"}},
+		{name: "command not found",
+			a:       Account{PasswordCommand: "mailfetch-no-such-command-xyz"},
+			wantErr: []string{"exit status 127", "not found"}},
+		{name: "command prints nothing",
+			a:       Account{PasswordCommand: "true"},
+			wantErr: []string{"the output of password-command is empty"}},
+		{name: "command prints an empty first line",
+			a:       Account{PasswordCommand: "printf '\\n" + secret + "\\n'"},
+			wantErr: []string{"the output of password-command has an empty first line"}},
+		{name: "command wins over the other sources",
+			a:    Account{PasswordCommand: "echo from-command", PasswordEnv: "MF_TEST_SECRET", Password: "plain"},
+			want: "from-command"},
+		{name: "command does not read our stdin",
+			a:    Account{PasswordCommand: "cat; echo done"},
+			want: "done"},
+		{name: "file",
+			a:    Account{PasswordFile: writeSecretFile(t, secret+"\nrest\n", 0o600)},
+			want: secret},
+		{name: "file readable by others",
+			a:       Account{PasswordFile: writeSecretFile(t, secret+"\n", 0o644)},
+			wantErr: []string{"is readable by others (mode 0644): chmod 600"}},
+		{name: "file missing",
+			a:       Account{PasswordFile: filepath.Join(t.TempDir(), "nope")},
+			wantErr: []string{"password-file: open", "no such file"}},
+		{name: "file empty",
+			a:       Account{PasswordFile: writeSecretFile(t, "", 0o600)},
+			wantErr: []string{"pass is empty"}},
+		{name: "file wins over env",
+			a:    Account{PasswordFile: writeSecretFile(t, "from-file\n", 0o400), PasswordEnv: "MF_TEST_SECRET"},
+			want: "from-file"},
+		{name: "env",
+			a:    Account{PasswordEnv: "MF_TEST_SECRET"},
+			want: secret},
+		{name: "env empty",
+			a:       Account{PasswordEnv: "MF_TEST_EMPTY"},
+			wantErr: []string{"the environment variable MF_TEST_EMPTY is empty"}},
+		{name: "env unset",
+			a:       Account{PasswordEnv: "MF_TEST_UNSET"},
+			wantErr: []string{"the environment variable MF_TEST_UNSET is not set"}},
+		{name: "plaintext",
+			a:    Account{Password: secret},
+			want: secret},
+		{name: "no source and no terminal",
+			a:       Account{},
+			wantErr: []string{"no password source: set password-command, password-file or password-env", "not a terminal"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.a
+			if a.Name == "" {
+				a.Name = "work"
+			}
+			got, err := a.Secret(context.Background())
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.want {
+					t.Errorf("secret %q, want %q", got, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Secret succeeded with %q", got)
+			}
+			if k := failure.KindOf(err); k != failure.Usage {
+				t.Errorf("kind %v, want usage", k)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, `account "work": `) {
+				t.Errorf("error does not name the account: %s", msg)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error shows the secret: %s", msg)
+			}
+		})
+	}
+}
+
+func TestPasswordSource(t *testing.T) {
+	for _, tc := range []struct {
+		a    Account
+		want string
+	}{
+		{Account{PasswordCommand: "pass show x", PasswordFile: "/f", Password: "hunter2"}, `command "pass show x"`},
+		{Account{PasswordFile: "/f", PasswordEnv: "E"}, "file /f"},
+		{Account{PasswordEnv: "E", Password: "hunter2"}, "environment variable E"},
+		{Account{Password: "hunter2"}, "the config file"},
+		{Account{}, "a prompt on the terminal"},
+	} {
+		if got := tc.a.PasswordSource(); got != tc.want {
+			t.Errorf("PasswordSource() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestSecretCommandTimeout runs a command that hangs with a child holding
+// its output open: Secret must return after the timeout, and neither the
+// shell nor its child may survive.
+func TestSecretCommandTimeout(t *testing.T) {
+	noTerminal(t)
+	pids := filepath.Join(t.TempDir(), "pids")
+	a := &Account{
+		Name:            "work",
+		PasswordCommand: `echo $$ > "$PIDS"; sleep 600 & echo $! >> "$PIDS"; wait`,
+		PasswordTimeout: time.Second,
+	}
+	t.Setenv("PIDS", pids)
+	_, err := a.Secret(context.Background())
+	if err == nil {
+		t.Fatal("a hanging command gave a secret")
+	}
+	if k := failure.KindOf(err); k != failure.Usage {
+		t.Errorf("kind %v, want usage", k)
+	}
+	if !strings.Contains(err.Error(), "did not finish within 1s (password-timeout) and was killed") {
+		t.Errorf("error %q does not say it timed out", err)
+	}
+	data, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) != 2 {
+		t.Fatalf("the command recorded pids %q, want the shell's and the sleep's", fields)
+	}
+	for _, f := range fields {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+		waitGone(t, pid)
+	}
+}
+
+// waitGone waits until pid no longer runs. SIGKILL is delivered at once but
+// reaping an orphan is up to init, so a zombie counts as gone; the bound is
+// generous, not a timing assertion.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return // gone
+		}
+		// The state follows the parenthesised command name.
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i:]), ") Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is still running: %s", pid, stat)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSecretCommandCancelled(t *testing.T) {
+	noTerminal(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a := &Account{Name: "work", PasswordCommand: "sleep 600"}
+	_, err := a.Secret(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestSecretCommandLeftoverChild: a command that succeeds but leaves a
+// child holding its output still gives its first line.
+func TestSecretCommandLeftoverChild(t *testing.T) {
+	noTerminal(t)
+	pids := filepath.Join(t.TempDir(), "pids")
+	t.Setenv("PIDS", pids)
+	a := &Account{Name: "work", PasswordCommand: `echo pw; sleep 600 & echo $! > "$PIDS"`}
+	got, err := a.Secret(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "pw" {
+		t.Errorf("secret %q, want pw", got)
+	}
+	data, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	waitGone(t, pid)
+}
+
+func TestBuffers(t *testing.T) {
+	h := &headBuffer{limit: 5}
+	for _, s := range []string{"ab", "cd", "efg", "h"} {
+		if n, err := h.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if string(h.Bytes()) != "abcde" || !h.overflow {
+		t.Errorf("head %q overflow %v", h.Bytes(), h.overflow)
+	}
+	tb := &tailBuffer{limit: 5}
+	for _, s := range []string{"ab", "cd", "efg", "h", "0123456789"} {
+		tb.Write([]byte(s))
+	}
+	if string(tb.Bytes()) != "56789" {
+		t.Errorf("tail %q", tb.Bytes())
+	}
+	tb = &tailBuffer{limit: 5}
+	tb.Write([]byte("abc"))
+	tb.Write([]byte("def"))
+	if string(tb.Bytes()) != "bcdef" {
+		t.Errorf("tail %q", tb.Bytes())
+	}
+	if got := lastLine([]byte("one\ntwo \x1b[31mred\n\n  \n")); got != "two ?[31mred" {
+		t.Errorf("lastLine = %q", got)
+	}
+	if _, err := firstLine([]byte(strings.Repeat("x", 10)), true); err == nil {
+		t.Error("firstLine accepted a cut line")
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"os"
+	gosync "sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/transport"
+)
+
+// connection turns an account's TLS settings into the transport's.
+func connection(a *config.Account) (transport.Security, transport.Timeouts, error) {
+	mode, err := transport.ParseTLSMode(a.TLS)
+	if err != nil {
+		return transport.Security{}, transport.Timeouts{}, err
+	}
+	sec := transport.Security{
+		Mode: mode, CAFile: a.CAFile, Fingerprint: a.Fingerprint,
+		AllowPlaintextAuth: a.AllowPlaintext,
+	}
+	return sec, transport.Timeouts{IO: a.Timeout}, nil
+}
+
+// openStore opens (creating if needed) the account's Maildir.
+func openStore(a *config.Account) (*maildir.Store, error) {
+	layout, err := maildir.ParseLayout(a.Layout)
+	if err != nil {
+		return nil, err
+	}
+	return maildir.Open(a.Maildir, layout)
+}
+
+// openStoreReadOnly opens the account's Maildir only if it exists: a
+// listing shows where folders are without creating anything.
+func openStoreReadOnly(a *config.Account) (*maildir.Store, error) {
+	if _, err := os.Stat(a.Maildir); err != nil {
+		return nil, err
+	}
+	return openStore(a)
+}
+
+// inboxTarget is where POP3 mail goes: the Maildir's INBOX, or the MDA.
+func inboxTarget(a *config.Account) (maildir.Target, error) {
+	if a.MDA != "" {
+		return &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout}, nil
+	}
+	store, err := openStore(a)
+	if err != nil {
+		return nil, err
+	}
+	return store.Folder(nil)
+}
+
+// mdaTimeout bounds one MDA run: a hung filter must not hold the lock (and
+// the server session) forever.
+const mdaTimeout = 5 * time.Minute
+
+// traceOut is --trace's destination, shared by every connection of the run
+// so that lines of parallel connections never interleave mid-line.
+type traceOut struct{ w io.Writer }
+
+func traceWriter(c *cli.Context) traceOut {
+	if !flagBool(c, "trace") {
+		return traceOut{}
+	}
+	return traceOut{w: &lockedWriter{w: os.Stderr}}
+}
+
+func (t traceOut) writer() io.Writer { return t.w }
+
+type lockedWriter struct {
+	mu gosync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

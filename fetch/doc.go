@@ -1,0 +1,101 @@
+// Package fetch is a POP3 run: it connects, plans from UIDL and LIST, streams
+// each message into a maildir.Target, makes it durable, and only then
+// deletes it on the server (or, with Keep, leaves it there and remembers it).
+//
+// # A run
+//
+//	connect   transport.Dial (implicit TLS by default; STARTTLS only if CAPA lists
+//	          STLS, else refused), CAPA, login (SASL / USER+PASS / APOP)
+//	plan      UIDL once, LIST once, the state: what to fetch, what to delete
+//	          without fetching, what to skip (MaxSize, MaxMessages)
+//	stream    RETR pipelined (a window of commands in flight when the server
+//	          advertises PIPELINING); each body streams into Target.Stage,
+//	          which writes the file while its fsync runs in maildir's pool
+//	commit    per batch (64 messages or 16 MiB), in a goroutine of its own so
+//	          the socket keeps streaming: journal "pending" + fsync, Publish
+//	          (wait for the files' fsyncs, rename into new/, fsync new/),
+//	          journal "done" (made durable by the next batch's fsync, and by
+//	          one more fsync after the last batch, before any DELE)
+//	delete    DELE (pipelined) for every message whose delivery is durable,
+//	          then QUIT, whose +OK commits the deletions; "gone" records;
+//	          the journal is compacted
+//
+// DELEs are sent after the last RETR rather than after each batch: the
+// pop3 client streams RETRs with replies in order, and POP3 deletes nothing
+// before QUIT anyway (RFC 1939 §6), so where the DELE lines go changes
+// nothing a crash could observe. What matters, and holds, is that a DELE
+// is only ever sent for a message whose done record is synced.
+//
+// # State
+//
+// The state is one maildir.Journal, StateDir/pop3.journal (records framed
+// by maildir with a CRC-32C each; a torn last record is dropped). Each
+// payload is one line of space-separated fields; a UIDL or unique name has
+// '%' and every byte outside '!'..'~' escaped as %XX (uppercase hex, and
+// only those bytes), so a record has exactly one spelling:
+//
+//	V <version>                      format version, now 1; a later version is refused
+//	P <uidl> <unique> <unix-time>    pending: a delivery under this Maildir unique
+//	                                 name may have completed ("-" for an MDA)
+//	D <uidl> <unix-time>             done: delivered; the time is when it was
+//	                                 first fetched (DeleteAfter counts from it)
+//	X <uidl>                         gone: QUIT committed its deletion
+//
+// Replaying in order: P adds a unique name in doubt (ignored if already
+// done), D marks done and clears the doubt (keeping the earliest time), X
+// forgets the UIDL. Records that do not parse are skipped with a notice (at
+// worst a message is fetched twice, never lost). At the end of a run the
+// journal is rewritten (atomically) to "V 1" and one D record per UIDL
+// that is still on the server and was not deleted: in keep mode that is
+// the set of messages fetched before; in delete mode it is only those
+// whose deletion did not commit.
+//
+// # Crash safety
+//
+// The claim: after a kill -9 or power loss at any instant, the next run
+// leaves each server message in the Maildir exactly once, and the server
+// loses no message that is not durably delivered.
+//
+//   - No loss. A DELE is sent only after the message's done record is
+//     fsynced, which follows Publish: the file was fsynced in tmp/, renamed
+//     into new/, and new/ fsynced (DESIGN invariant 1). The server deletes
+//     only at QUIT; a connection that dies before QUIT's reply leaves every
+//     message on the server.
+//   - No duplicate from a crash after delivery. Every file that reaches
+//     new/ has a synced P record naming its unique name before the rename,
+//     and a D record after (synced with the next batch's records, and in
+//     any case before the message's DELE). On start-up a P without D is looked up in new/
+//     and cur/ (maildir.Folder.Find): found means delivered (a D record is
+//     added), missing means the rename never became durable and the message
+//     is fetched again under a new name. A D is never re-checked, so a
+//     message the user has since read, moved or deleted is not fetched again.
+//   - No duplicate from a lost QUIT. The done record survives until the
+//     server stops listing the UIDL: a message still on the server that the
+//     state says was delivered is deleted without being fetched again (keep
+//     mode: simply not fetched).
+//   - No delete by a reused UIDL. X records (written once QUIT's +OK came)
+//     and compaction drop UIDLs that left the server, so a server that later
+//     hands the same UIDL to a new message gets that message fetched.
+//
+// The limits, each announced by a notice when it applies:
+//
+//   - An MDA leaves nothing to look for. Its delivery is complete when the
+//     command exited 0; the done record follows at once, synced before any
+//     DELE. A crash in the instant between the MDA's exit and that record's
+//     sync leaves a P record with "-": the message is fetched again and may
+//     reach the MDA twice (a duplicate, never a loss).
+//   - A server without UIDL: delete mode still works (deliver, DELE, QUIT),
+//     but nothing can be journaled, so a run interrupted between a delivery
+//     and QUIT's reply fetches those messages again. Keep mode is refused.
+//   - A pending delivery whose file the user moved out of new/ and cur/
+//     between the crash and the next run is fetched again.
+//
+// # Errors
+//
+// A refused login is failure.Auth; IN-USE, LOGIN-DELAY, SYS/TEMP and
+// network trouble are failure.Temporary. A message the server refuses
+// (RETR -ERR) or an MDA rejects is reported (report.Error), stays on the
+// server, and the run goes on, ending with failure.Partial. A disk error
+// stops the run at once with failure.LocalIO: the connection is dropped
+// without QUIT, so nothing at all is deleted in that session.
+package fetch

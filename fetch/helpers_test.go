@@ -1,0 +1,174 @@
+package fetch
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/transport"
+)
+
+// recorder is a Sink that keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []report.Event
+}
+
+func (r *recorder) Emit(e report.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) of(k report.Kind) []report.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []report.Event
+	for _, e := range r.events {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// account is the local side of a test account: a Maildir and a state dir.
+type account struct {
+	dir      string
+	maildir  string
+	stateDir string
+	inbox    *maildir.Folder
+}
+
+func newAccount(t testing.TB, dir string) *account {
+	t.Helper()
+	a := &account{dir: dir, maildir: filepath.Join(dir, "Maildir"), stateDir: filepath.Join(dir, "state")}
+	store, err := maildir.Open(a.maildir, maildir.LayoutMaildirPP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.inbox, err = store.Folder(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// options for a run against the fake server (plain text, password allowed).
+func (a *account) fakeOptions(s *fakeServer, sink report.Sink) Options {
+	host, port := s.addr()
+	return Options{
+		Account: "test", Host: host, Port: port,
+		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
+		User:     "alice", Secret: "secret",
+		Target: a.inbox, StateDir: a.stateDir, Sink: sink,
+	}
+}
+
+// delivered returns the contents of every message file in new/ and cur/.
+func (a *account) delivered(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, sub := range []string{"new", "cur"} {
+		ents, err := os.ReadDir(filepath.Join(a.maildir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(a.maildir, sub, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// tmpFiles counts files left in tmp/.
+func (a *account) tmpFiles(t testing.TB) int {
+	ents, err := os.ReadDir(filepath.Join(a.maildir, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// sameMessages checks that got holds each of want exactly once and nothing
+// else, comparing bytes.
+func sameMessages(t testing.TB, got, want [][]byte) {
+	t.Helper()
+	count := map[string]int{}
+	for _, w := range want {
+		count[string(w)]++
+	}
+	var extra, dup []string
+	for _, g := range got {
+		switch count[string(g)] {
+		case 1:
+			count[string(g)] = -1
+		case -1:
+			dup = append(dup, firstLine(g))
+		default:
+			extra = append(extra, firstLine(g))
+		}
+	}
+	var missing []string
+	for w, c := range count {
+		if c > 0 {
+			missing = append(missing, firstLine([]byte(w)))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing)+len(extra)+len(dup) > 0 {
+		t.Fatalf("Maildir has %d messages, want %d: %d missing %.5q, %d duplicated %.5q, %d unexpected (or altered) %.5q",
+			len(got), len(want), len(missing), missing, len(dup), dup, len(extra), extra)
+	}
+}
+
+// firstLine names a message in failures: its Message-ID, else its first line.
+func firstLine(b []byte) string {
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if len(l) == 0 {
+			break
+		}
+		if bytes.HasPrefix(bytes.ToLower(l), []byte("message-id:")) {
+			return strings.TrimSpace(string(l[11:]))
+		}
+	}
+	l, _, _ := bytes.Cut(b, []byte("\n"))
+	return string(l)
+}
+
+// testMessages makes n small messages with the bytes that test the wire:
+// lines starting with '.', a lone ".", 8-bit text, a long line, a bare CR.
+func testMessages(n int) []fakeMsg {
+	msgs := make([]fakeMsg, n)
+	for i := range msgs {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "Message-ID: <m%d@test>\nFrom: Ann <ann@example.org>\nSubject: message %d ü\n\n", i, i)
+		fmt.Fprintf(&b, "Body of %d.\n.starts with a dot\n.\n..two dots\nbare\rCR\n%s\n", i, strings.Repeat("x", 100+i*37%3000))
+		if i%3 == 0 {
+			b.WriteString(strings.Repeat("long line ", 400) + "\n")
+		}
+		msgs[i] = fakeMsg{UIDL: fmt.Sprintf("uid%04d", i), Raw: b.Bytes()}
+	}
+	return msgs
+}
+
+func raws(msgs []fakeMsg) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Raw
+	}
+	return out
+}

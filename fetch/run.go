@@ -1,0 +1,803 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/transport"
+)
+
+// Options are the settings of one POP3 run. main.go fills them from an
+// account; the engine never reads a config file.
+type Options struct {
+	Account  string // for events and messages
+	Host     string
+	Port     int // 0: 995 with implicit TLS, 110 otherwise
+	Security transport.Security
+	Timeouts transport.Timeouts
+
+	User, Secret string
+	// Auth is auto|user|plain|login|cram-md5|xoauth2|oauthbearer|apop; ""
+	// is auto. With xoauth2 and oauthbearer, Secret is the access token.
+	Auth string
+
+	// Target is where messages go: the INBOX *maildir.Folder of the store,
+	// or a *maildir.MDA. Nil only for a dry run.
+	Target maildir.Target
+	// StateDir is the account's state directory; it exists (0700) and
+	// the caller holds its lock. A dry run only reads it.
+	StateDir string
+
+	// Keep leaves messages on the server; each is fetched once.
+	Keep bool
+	// All fetches every message, whatever the state says was fetched.
+	All bool
+	// DeleteAfter (with Keep) deletes a message this long after it was
+	// first fetched; 0 never.
+	DeleteAfter time.Duration
+	// MaxSize skips (and reports) messages larger than this; 0 no limit.
+	MaxSize int64
+	// MaxMessages fetches at most this many messages per run; 0 no limit.
+	MaxMessages int
+	// DryRun connects and reports what would be fetched and deleted as
+	// WouldFetch and WouldDelete events; it writes and deletes nothing.
+	DryRun bool
+	// Window is the number of RETR commands in flight when the server
+	// advertises PIPELINING; 0 means pop3.DefaultWindow (32), and
+	// pop3.MaxWindow (128) is the most.
+	Window int
+
+	Sink  report.Sink // nil: events are dropped
+	Trace io.Writer   // protocol transcript, credentials redacted; nil off
+}
+
+// Result counts what a run did.
+type Result struct {
+	Delivered int   // messages durably delivered
+	Deleted   int   // messages deleted on the server (QUIT committed)
+	Skipped   int   // messages over MaxSize
+	Failed    int   // messages that failed and stay on the server
+	Bytes     int64 // bytes delivered
+}
+
+// CheckResult is what Check learned about the maildrop.
+type CheckResult struct {
+	Messages     int
+	Bytes        int64
+	Capabilities []string
+}
+
+// Batch limits: a batch is published (one journal fsync, then one
+// directory fsync) when it holds this many messages or bytes, whichever
+// comes first.
+const (
+	batchMessages = 64
+	batchBytes    = 16 << 20
+)
+
+// now is the clock; tests replace it to exercise DeleteAfter.
+var now = time.Now
+
+// Run fetches the account's mail as opt says. The error's failure kind
+// gives the exit code: Auth for a refused login, Temporary for network
+// trouble and a busy server, LocalIO for a disk problem (the run stops at
+// once, nothing that is not durable is deleted), Partial when some messages
+// failed and the others were fetched.
+func Run(ctx context.Context, opt Options) (Result, error) {
+	r := newRunner(opt)
+	r.emit(report.Event{Kind: report.AccountStart})
+	err := r.run(ctx)
+	r.emit(report.Event{Kind: report.AccountDone, Err: err, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
+	return r.res, err
+}
+
+// Check connects, logs in, and reports the maildrop's size and the
+// server's capabilities (as CAPA lists them after login).
+func Check(ctx context.Context, opt Options) (CheckResult, error) {
+	s, err := connect(ctx, opt)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	defer s.close()
+	var res CheckResult
+	res.Messages, res.Bytes, err = s.stat(ctx)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	res.Capabilities, err = s.capabilities(ctx)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return res, s.quit(ctx)
+}
+
+// runner is one Run.
+type runner struct {
+	opt  Options
+	sink report.Sink
+
+	folder *maildir.Folder // Target when it is a Maildir folder, else nil
+	jnl    *maildir.Journal
+	st     *uidlState
+
+	// mu guards res and failed: the committer reports deliveries while
+	// the connection's goroutine reports failures.
+	mu     sync.Mutex
+	res    Result
+	failed []error // per-message failures, for the Partial error
+}
+
+func newRunner(opt Options) *runner {
+	r := &runner{opt: opt, sink: opt.Sink}
+	if r.sink == nil {
+		r.sink = report.Discard
+	}
+	r.folder, _ = opt.Target.(*maildir.Folder)
+	return r
+}
+
+func (r *runner) emit(e report.Event) {
+	e.Time = now()
+	e.Account = r.opt.Account
+	e.Protocol = "pop3"
+	if e.Kind != report.AccountStart && e.Kind != report.AccountDone {
+		e.Folder = "INBOX"
+	}
+	r.sink.Emit(e)
+}
+
+func (r *runner) notice(format string, args ...any) {
+	r.emit(report.Event{Kind: report.Notice, Text: fmt.Sprintf(format, args...)})
+}
+
+// messageFailed reports one message that failed; the run goes on.
+func (r *runner) messageFailed(m serverMsg, err error) {
+	r.mu.Lock()
+	r.res.Failed++
+	r.failed = append(r.failed, err)
+	r.mu.Unlock()
+	r.emit(report.Event{Kind: report.Error, ServerID: m.UIDL, Size: m.Size, Err: err})
+}
+
+func (r *runner) run(ctx context.Context) (err error) {
+	opt := r.opt
+	switch {
+	case opt.Target == nil && !opt.DryRun:
+		return failure.New(failure.Usage, "pop3: no Maildir or MDA to deliver to")
+	case opt.StateDir == "" && !opt.DryRun:
+		return failure.New(failure.Usage, "pop3: no state directory")
+	}
+	// The state is read before connecting: a local problem fails the run
+	// before the server is touched.
+	if opt.DryRun {
+		r.st, err = readStateReadOnly(opt.StateDir)
+		if err != nil {
+			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+		}
+	} else {
+		if err := r.openState(); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := r.jnl.Close(); cerr != nil && err == nil {
+				err = failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", cerr))
+			}
+		}()
+	}
+	if r.st.newer > 0 {
+		return fmt.Errorf("pop3 state %s was written by a newer mailfetch (version %d): refusing to use it",
+			filepath.Join(opt.StateDir, stateFile), r.st.newer)
+	}
+	if r.st.bad > 0 {
+		r.notice("state: ignored %d unreadable records (first: %v); a message they named may be fetched again", r.st.bad, r.st.firstBad)
+	}
+	if !opt.DryRun {
+		if err := r.resolvePending(); err != nil {
+			return err
+		}
+	}
+
+	s, err := connect(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	sizes, uidls, hasUIDL, err := s.listing(ctx)
+	if err != nil {
+		return err
+	}
+	msgs, dups := joinListing(sizes, uidls)
+	if !hasUIDL {
+		if opt.Keep {
+			return failure.New(failure.Other, "pop3: the server does not support UIDL, so --keep cannot tell "+
+				"new messages from old ones: refusing to run (without --keep every message is fetched and then deleted)")
+		}
+		r.notice("the server does not support UIDL: messages are deleted after delivery, " +
+			"but a run interrupted before it ends will fetch them again")
+	}
+	if len(dups) > 0 {
+		if opt.Keep {
+			return fmt.Errorf("pop3: the server listed UIDL %q for more than one message: --keep cannot tell them apart", dups[0])
+		}
+		r.notice("the server listed %d UIDLs for more than one message (e.g. %q): those messages are fetched "+
+			"and deleted without being recorded, and fetched again if this run is interrupted", len(dups), dups[0])
+	}
+	onServer := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		if m.UIDL != "" {
+			onServer[m.UIDL] = true
+		}
+	}
+
+	p := makePlan(msgs, r.st, opt, now())
+	r.emit(report.Event{Kind: report.FolderStart, Count: int64(len(p.fetch)), Bytes: p.fetchBytes})
+	for _, m := range p.skipped {
+		r.res.Skipped++
+		r.emit(report.Event{Kind: report.Skipped, ServerID: m.UIDL, Size: m.Size, Text: describeSkip(m.Size, opt.MaxSize)})
+	}
+	if p.limited > 0 {
+		r.notice("max-messages: %d more messages left on the server for a later run", p.limited)
+	}
+
+	if opt.DryRun {
+		r.dryRun(p)
+		return s.quit(ctx)
+	}
+
+	delivered, fetchErr := r.fetchAll(ctx, s, p)
+	r.emit(report.Event{Kind: report.FolderDone, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
+
+	if failure.KindOf(fetchErr) == failure.LocalIO {
+		// Stop at once: the connection is dropped without QUIT, so
+		// the server keeps every message (POP3 deletes only at QUIT).
+		// The durable deliveries are in the journal; the next run
+		// deletes them.
+		return fetchErr
+	}
+
+	// Only messages whose delivery is durable and journaled (or, without
+	// a UIDL, at least durable) are deleted.
+	var dele []serverMsg
+	dele = append(dele, p.dele...)
+	for _, d := range delivered {
+		if d.dele {
+			dele = append(dele, d.serverMsg)
+		}
+	}
+	var deleted []serverMsg
+	if fetchErr == nil && len(dele) > 0 {
+		deleted, err = r.deleteAll(ctx, s, dele)
+		if err != nil {
+			fetchErr = err
+		}
+	}
+	committed := false
+	if fetchErr == nil {
+		if err := s.quit(ctx); err != nil {
+			fetchErr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
+		} else {
+			committed = true
+		}
+	}
+	gone := map[string]bool{}
+	if committed {
+		if err := r.recordDeleted(deleted, gone); err != nil {
+			return err
+		}
+	}
+	if err := r.compact(func(u string) bool { return onServer[u] && !gone[u] }); err != nil {
+		return err
+	}
+	if fetchErr != nil {
+		return fetchErr
+	}
+	if len(r.failed) > 0 {
+		return failure.Wrap(failure.Partial, fmt.Errorf("pop3: %d messages failed and stay on the server (first: %w)", len(r.failed), r.failed[0]))
+	}
+	return nil
+}
+
+// dryRun lists what the run would do.
+func (r *runner) dryRun(p plan) {
+	for _, m := range p.fetch {
+		e := report.Event{Kind: report.WouldFetch, ServerID: m.UIDL, Size: m.Size}
+		if e2 := r.st.entries[m.UIDL]; m.UIDL != "" && e2 != nil && !e2.done {
+			e.Text = "an interrupted delivery is checked first: fetched only if it did not complete"
+		}
+		r.emit(e)
+	}
+	for _, m := range p.dele {
+		r.emit(report.Event{Kind: report.WouldDelete, ServerID: m.UIDL})
+	}
+	for _, m := range p.fetch {
+		if m.dele {
+			r.emit(report.Event{Kind: report.WouldDelete, ServerID: m.UIDL})
+		}
+	}
+}
+
+// openState opens the journal and replays it.
+func (r *runner) openState() error {
+	j, recs, err := maildir.OpenJournal(filepath.Join(r.opt.StateDir, stateFile))
+	if err != nil {
+		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+	}
+	r.jnl = j
+	r.st = replay(recs)
+	return nil
+}
+
+// journal appends records (nil-safe for UIDL-less messages: callers skip
+// those) and, with sync, makes them durable.
+func (r *runner) journal(sync bool, recs ...record) error {
+	if len(recs) > 0 {
+		lines := make([][]byte, len(recs))
+		for i, rec := range recs {
+			lines[i] = rec.format()
+		}
+		if err := r.jnl.Append(lines...); err != nil {
+			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+		}
+	}
+	if sync {
+		if err := r.jnl.Sync(); err != nil {
+			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+		}
+	}
+	return nil
+}
+
+// resolvePending settles deliveries an earlier run left in doubt (a
+// pending record without its done record: killed between the two). If the
+// unique name is in new/ or cur/, the message was delivered: it is recorded
+// as done. Otherwise it was not, and it is forgotten so that it is fetched
+// again. An MDA delivery cannot be looked for: the message is fetched again
+// and may reach the MDA twice, which a notice says (a duplicate rather than
+// a loss).
+func (r *runner) resolvePending() error {
+	var doubt []string
+	wanted := 0
+	for uidl, e := range r.st.entries {
+		if !e.done && len(e.pending) > 0 {
+			doubt = append(doubt, uidl)
+			wanted += len(e.pending)
+		}
+	}
+	if len(doubt) == 0 {
+		return nil
+	}
+	found, err := r.finder(wanted)
+	if err != nil {
+		return err
+	}
+	var recs []record
+	for _, uidl := range doubt {
+		e := r.st.entries[uidl]
+		ok := false
+		for _, u := range e.pending {
+			if u == mdaUnique || found == nil {
+				continue
+			}
+			hit, err := found(u)
+			if err != nil {
+				return err
+			}
+			if hit {
+				ok = true
+				break
+			}
+		}
+		switch {
+		case ok:
+			e.done, e.pending = true, nil
+			recs = append(recs, record{Kind: recDone, UIDL: uidl, Time: e.first})
+		case slices.Contains(e.pending, mdaUnique):
+			r.notice("message %s: a delivery to the MDA was interrupted; it is fetched again and may be delivered twice", uidl)
+			delete(r.st.entries, uidl)
+		case found == nil:
+			r.notice("message %s: a delivery into a Maildir was interrupted and cannot be checked now that "+
+				"mail goes to an MDA; it is fetched again and may be delivered twice", uidl)
+			delete(r.st.entries, uidl)
+		default:
+			delete(r.st.entries, uidl)
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return r.journal(true, recs...)
+}
+
+// finder returns a lookup of unique names in the target's new/ and cur/,
+// or nil when the target is not a Maildir folder. For a few names
+// Folder.Find is cheapest (one stat each when the message is where it was
+// delivered); for many, one Scan of the folder answers them all.
+func (r *runner) finder(wanted int) (func(unique string) (bool, error), error) {
+	if r.folder == nil {
+		return nil, nil
+	}
+	if wanted <= 16 {
+		return func(u string) (bool, error) {
+			_, ok, err := r.folder.Find(u)
+			if err != nil {
+				return false, failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: looking for %s: %w", u, err))
+			}
+			return ok, nil
+		}, nil
+	}
+	entries, err := r.folder.Scan()
+	if err != nil {
+		return nil, failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: looking for interrupted deliveries: %w", err))
+	}
+	have := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		have[e.Unique] = true
+	}
+	return func(u string) (bool, error) { return have[u], nil }, nil
+}
+
+// recordDeleted journals the deletions QUIT committed, so that the UIDLs
+// are forgotten even if the compaction does not happen: a server that
+// later reuses a UIDL must not see its new message taken for delivered.
+func (r *runner) recordDeleted(deleted []serverMsg, gone map[string]bool) error {
+	var recs []record
+	for _, m := range deleted {
+		r.res.Deleted++
+		r.emit(report.Event{Kind: report.Deleted, ServerID: m.UIDL})
+		if m.UIDL != "" {
+			gone[m.UIDL] = true
+			delete(r.st.entries, m.UIDL)
+			recs = append(recs, record{Kind: recGone, UIDL: m.UIDL})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return r.journal(true, recs...)
+}
+
+// compact rewrites the journal to the done records of the UIDLs keep
+// selects.
+func (r *runner) compact(keep func(string) bool) error {
+	if err := r.jnl.Rewrite(r.st.compacted(keep)); err != nil {
+		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+	}
+	return nil
+}
+
+// deleteAll marks msgs for deletion. A DELE the server refuses is reported
+// for that message, which stays delivered in the state (the next run tries
+// again); a connection failure stops it.
+func (r *runner) deleteAll(ctx context.Context, s *session, msgs []serverMsg) ([]serverMsg, error) {
+	nums := make([]int, len(msgs))
+	for i, m := range msgs {
+		nums[i] = m.Num
+	}
+	refused, err := s.dele(ctx, nums)
+	if err != nil {
+		return nil, err
+	}
+	var ok []serverMsg
+	for _, m := range msgs {
+		if rerr := refused[m.Num]; rerr != nil {
+			r.messageFailed(m, rerr)
+			continue
+		}
+		ok = append(ok, m)
+	}
+	return ok, nil
+}
+
+// delivery is a message staged in the target, waiting to be published.
+type delivery struct {
+	planned
+	staged  *maildir.Staged
+	fetched time.Time
+}
+
+// bodyReader remembers the error the message stream gave, so that a failed
+// Stage can be told apart: the connection's fault (the server keeps the
+// message, the run stops with the connection) or the disk's (LocalIO).
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// fetchAll retrieves the planned messages and delivers them durably. It
+// returns the delivered messages whose delivery is durable and journaled,
+// and the error that stopped it early, if any.
+func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, error) {
+	if len(p.fetch) == 0 {
+		return nil, nil
+	}
+	byNum := make(map[int]planned, len(p.fetch))
+	nums := make([]int, len(p.fetch))
+	for i, m := range p.fetch {
+		byNum[m.Num] = m
+		nums[i] = m.Num
+	}
+	if r.folder == nil {
+		return r.fetchToMDA(ctx, s, nums, byNum)
+	}
+
+	c := r.startCommitter()
+	var (
+		cur      []*delivery
+		curBytes int64
+	)
+	flush := func() {
+		if len(cur) > 0 {
+			c.batches <- cur
+			cur, curBytes = nil, 0
+		}
+	}
+	err := s.retrieve(ctx, nums, func(n int, body io.Reader) error {
+		if err := c.failed(); err != nil {
+			return err
+		}
+		m, ok := byNum[n]
+		if !ok {
+			return fmt.Errorf("pop3: the server sent message %d, which was not asked for", n)
+		}
+		br := &bodyReader{r: body}
+		st, err := r.opt.Target.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
+		if err != nil {
+			return r.stageError(ctx, m.serverMsg, br, err)
+		}
+		cur = append(cur, &delivery{planned: m, staged: st, fetched: now()})
+		curBytes += st.Size()
+		if len(cur) >= batchMessages || curBytes >= batchBytes {
+			flush()
+		}
+		return nil
+	}, func(n int, err error) {
+		// The server refused this one message (RETR -ERR): it stays
+		// on the server, the run goes on.
+		r.messageFailed(byNum[n].serverMsg, err)
+	})
+	if failure.KindOf(err) == failure.LocalIO {
+		r.opt.Target.Discard(stagedOf(cur)...)
+	} else {
+		// Whatever was staged is complete: publishing it saves the
+		// next run fetching it again, even after a network failure.
+		flush()
+	}
+	close(c.batches)
+	c.wg.Wait()
+	if cerr := c.failed(); cerr != nil {
+		return nil, cerr
+	}
+	// The done records of the last batches are synced before anything is
+	// deleted (see commit).
+	if len(c.done) > 0 {
+		if serr := r.journal(true); serr != nil {
+			return nil, serr
+		}
+	}
+	return c.done, err
+}
+
+// stageError classifies a failed Stage: the message stream's fault (network
+// or protocol), a cancelled run, or the disk's.
+func (r *runner) stageError(ctx context.Context, m serverMsg, br *bodyReader, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case br.err != nil:
+		return classify(fmt.Errorf("pop3: RETR %d: %w", m.Num, br.err))
+	}
+	return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: delivering message %d (%s): %w", m.Num, describeUIDL(m.UIDL), err))
+}
+
+func describeUIDL(u string) string {
+	if u == "" {
+		return "no UIDL"
+	}
+	return "UIDL " + u
+}
+
+func stagedOf(ds []*delivery) []*maildir.Staged {
+	out := make([]*maildir.Staged, len(ds))
+	for i, d := range ds {
+		out[i] = d.staged
+	}
+	return out
+}
+
+// committer publishes batches while the connection goes on streaming the
+// next messages: the socket and the disk work at the same time.
+type committer struct {
+	batches chan []*delivery
+	wg      sync.WaitGroup
+	err     atomic.Pointer[error]
+	// done lists the messages whose delivery is durable, without their
+	// Staged (10,000 of those would hold megabytes); read after wg.Wait.
+	done []planned
+}
+
+func (c *committer) failed() error {
+	if p := c.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *runner) startCommitter() *committer {
+	// One batch queued while one is published and one is filled: the
+	// staged-but-unpublished messages (and their open files) stay bounded.
+	c := &committer{batches: make(chan []*delivery, 1)}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for b := range c.batches {
+			if c.failed() != nil {
+				r.opt.Target.Discard(stagedOf(b)...)
+				continue
+			}
+			if err := r.commit(b); err != nil {
+				c.err.Store(&err)
+				continue
+			}
+			for _, d := range b {
+				c.done = append(c.done, d.planned)
+			}
+		}
+	}()
+	return c
+}
+
+// commit makes one batch durable, in the order DESIGN invariant 1 demands:
+// pending records synced, then Publish (waits for each file's fsync,
+// renames into new/, fsyncs the directory). The messages are then durably
+// in the Maildir and reported delivered.
+//
+// Their done records are appended but not synced here: the next batch's
+// sync, or the one fetchAll makes before any DELE, carries them. That
+// saves an fsync per batch and costs nothing in safety: until a done record
+// is durable its pending record is, and a pending message found in new/ is
+// delivered (resolvePending). No DELE is sent before the final sync.
+func (r *runner) commit(b []*delivery) error {
+	var pend, done []record
+	for _, d := range b {
+		if d.UIDL == "" {
+			continue
+		}
+		pend = append(pend, record{Kind: recPending, UIDL: d.UIDL, Unique: d.staged.Unique(), Time: d.fetched})
+		first := d.first
+		if first.IsZero() {
+			first = d.fetched
+		}
+		done = append(done, record{Kind: recDone, UIDL: d.UIDL, Time: first})
+	}
+	if err := r.journal(true, pend...); err != nil {
+		r.opt.Target.Discard(stagedOf(b)...)
+		return err
+	}
+	if err := r.opt.Target.Publish(stagedOf(b)...); err != nil {
+		// Some may be in new/ already: their pending records let the
+		// next run find them. The rest are removed from tmp/.
+		r.opt.Target.Discard(stagedOf(b)...)
+		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: delivering into %s: %w", r.folder.Dir(), err))
+	}
+	if err := r.journal(false, done...); err != nil {
+		return err
+	}
+	for _, rec := range done {
+		r.st.apply(rec)
+	}
+	for _, d := range b {
+		r.delivered(d)
+	}
+	return nil
+}
+
+// delivered counts and reports one durable delivery.
+func (r *runner) delivered(d *delivery) {
+	h := d.staged.Header()
+	r.mu.Lock()
+	r.res.Delivered++
+	r.res.Bytes += d.staged.Size()
+	r.mu.Unlock()
+	r.emit(report.Event{Kind: report.Delivered, ServerID: d.UIDL, Path: d.staged.Path(), Size: d.staged.Size(),
+		MessageID: h.MessageID, From: h.From, Subject: h.Subject, Date: h.Date})
+}
+
+// maxMDAFailures is how many MDA failures in a row stop a run: one message
+// the MDA rejects must not hold back the others, but an MDA that fails for
+// everything should not be fed the whole maildrop.
+const maxMDAFailures = 5
+
+// fetchToMDA delivers each message to the MDA as it arrives. The MDA
+// returns only after it exited 0, i.e. the message is delivered; the done
+// record follows at once, and the records are synced before any DELE. A
+// pending record with no unique name before each delivery marks the ones a
+// crash leaves in doubt (see resolvePending).
+func (r *runner) fetchToMDA(ctx context.Context, s *session, nums []int, byNum map[int]planned) ([]planned, error) {
+	var done, unsynced []planned
+	consecutive := 0
+	sync := func() error {
+		if err := r.journal(true); err != nil {
+			return err
+		}
+		done = append(done, unsynced...)
+		unsynced = unsynced[:0]
+		return nil
+	}
+	err := s.retrieve(ctx, nums, func(n int, body io.Reader) error {
+		m, ok := byNum[n]
+		if !ok {
+			return fmt.Errorf("pop3: the server sent message %d, which was not asked for", n)
+		}
+		fetched := now()
+		first := m.first
+		if first.IsZero() {
+			first = fetched
+		}
+		if m.UIDL != "" {
+			if err := r.journal(false, record{Kind: recPending, UIDL: m.UIDL, Unique: mdaUnique, Time: fetched}); err != nil {
+				return err
+			}
+		}
+		br := &bodyReader{r: body}
+		st, err := r.opt.Target.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
+		if err == nil {
+			err = r.opt.Target.Publish(st)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if br.err != nil {
+				return classify(fmt.Errorf("pop3: RETR %d: %w", n, br.err))
+			}
+			// The MDA refused this message: it stays on the server and
+			// the run goes on (RetrPipelined drains the rest of the
+			// body). An MDA that refuses every message stops the run.
+			err = fmt.Errorf("pop3: message %d (%s): %w", n, describeUIDL(m.UIDL), err)
+			if consecutive++; consecutive >= maxMDAFailures {
+				return fmt.Errorf("%w (the MDA failed %d times in a row: stopping)", err, consecutive)
+			}
+			r.messageFailed(m.serverMsg, err)
+			return nil
+		}
+		consecutive = 0
+		if m.UIDL != "" {
+			rec := record{Kind: recDone, UIDL: m.UIDL, Time: first}
+			if err := r.journal(false, rec); err != nil {
+				return err
+			}
+			r.st.apply(rec)
+		}
+		d := delivery{planned: m, staged: st, fetched: fetched}
+		r.delivered(&d)
+		unsynced = append(unsynced, m)
+		if len(unsynced) >= batchMessages {
+			return sync()
+		}
+		return nil
+	}, func(n int, err error) {
+		r.messageFailed(byNum[n].serverMsg, err)
+	})
+	if serr := sync(); serr != nil && err == nil {
+		err = serr
+	}
+	return done, err
+}

@@ -1,0 +1,361 @@
+package fetch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stateFile is the journal's name inside Options.StateDir.
+const stateFile = "pop3.journal"
+
+// stateVersion is the version record's number. A journal written by a later
+// version is refused rather than misread: misreading a record could make a
+// run delete a message it never delivered.
+const stateVersion = 1
+
+// mdaUnique stands for "no unique name" in a pending record: a delivery to
+// an MDA leaves nothing in a Maildir that a later run could look for.
+const mdaUnique = "-"
+
+// recordKind is the first field of a state record.
+type recordKind byte
+
+const (
+	recVersion recordKind = 'V' // V <version>
+	recPending recordKind = 'P' // P <uidl> <unique> <unix-seconds>
+	recDone    recordKind = 'D' // D <uidl> <unix-seconds first fetched>
+	recGone    recordKind = 'X' // X <uidl>
+)
+
+// record is one line of the state journal. See the package comment for what
+// each kind means.
+type record struct {
+	Kind    recordKind
+	UIDL    string
+	Unique  string    // pending only
+	Time    time.Time // pending: when fetched; done: when first fetched
+	Version int       // version only
+}
+
+// encodeField makes s safe as one space-separated field: '%' and every byte
+// outside '!'..'~' become %XX. RFC 1939 allows only 0x21..0x7E in a UIDL, so
+// the escape is rare, but a server that breaks the rule must not be able to
+// forge or split records.
+func encodeField(s string) string {
+	if s == "" {
+		return "%"
+	}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '%' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c > '~' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// decodeField reverses encodeField. It accepts exactly what encodeField
+// produces, so that a record has one spelling.
+func decodeField(f string) (string, error) {
+	if f == "%" {
+		return "", nil
+	}
+	if !strings.Contains(f, "%") {
+		for i := 0; i < len(f); i++ {
+			if c := f[i]; c <= ' ' || c > '~' {
+				return "", fmt.Errorf("byte %#x in field", c)
+			}
+		}
+		if f == "" {
+			return "", errors.New("empty field")
+		}
+		return f, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(f) {
+				return "", errors.New("short escape")
+			}
+			v, err := strconv.ParseUint(f[i+1:i+3], 16, 8)
+			if err != nil || strings.ToUpper(f[i+1:i+3]) != f[i+1:i+3] {
+				return "", fmt.Errorf("bad escape %q", f[i:i+3])
+			}
+			if e := byte(v); e > ' ' && e <= '~' && e != '%' {
+				return "", fmt.Errorf("needless escape %q", f[i:i+3])
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		case c <= ' ' || c > '~':
+			return "", fmt.Errorf("byte %#x in field", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// format renders r as a journal record (no newline).
+func (r record) format() []byte {
+	switch r.Kind {
+	case recVersion:
+		return fmt.Appendf(nil, "V %d", r.Version)
+	case recPending:
+		return fmt.Appendf(nil, "P %s %s %d", encodeField(r.UIDL), encodeField(r.Unique), r.Time.Unix())
+	case recDone:
+		return fmt.Appendf(nil, "D %s %d", encodeField(r.UIDL), r.Time.Unix())
+	case recGone:
+		return fmt.Appendf(nil, "X %s", encodeField(r.UIDL))
+	}
+	panic(fmt.Sprintf("fetch: unknown record kind %q", r.Kind))
+}
+
+// parseRecord parses one journal record.
+func parseRecord(line []byte) (record, error) {
+	f := strings.Split(string(line), " ")
+	bad := func(why string) (record, error) {
+		return record{}, fmt.Errorf("state record %q: %s", truncate(line, 80), why)
+	}
+	if len(f[0]) != 1 {
+		return bad("unknown kind")
+	}
+	want := map[recordKind]int{recVersion: 2, recPending: 4, recDone: 3, recGone: 2}
+	k := recordKind(f[0][0])
+	n, ok := want[k]
+	if !ok {
+		return bad("unknown kind")
+	}
+	if len(f) != n {
+		return bad(fmt.Sprintf("%d fields, want %d", len(f), n))
+	}
+	r := record{Kind: k}
+	if k == recVersion {
+		v, err := strconv.Atoi(f[1])
+		if err != nil || v < 1 || strconv.Itoa(v) != f[1] {
+			return bad("bad version")
+		}
+		r.Version = v
+		return r, nil
+	}
+	var err error
+	if r.UIDL, err = decodeField(f[1]); err != nil {
+		return bad(err.Error())
+	}
+	if r.UIDL == "" {
+		return bad("empty UIDL")
+	}
+	if k == recPending {
+		if r.Unique, err = decodeField(f[2]); err != nil {
+			return bad(err.Error())
+		}
+		if r.Unique == "" {
+			return bad("empty unique name")
+		}
+	}
+	if k == recPending || k == recDone {
+		ts := f[n-1]
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || strconv.FormatInt(sec, 10) != ts {
+			return bad("bad time")
+		}
+		r.Time = time.Unix(sec, 0)
+	}
+	return r, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// uidlEntry is what the state knows about one UIDL.
+type uidlEntry struct {
+	// done: the message is delivered for sure (a done record, or a
+	// pending one whose file was found).
+	done bool
+	// pending lists the unique names of deliveries in doubt: pending
+	// records without a done record. Only meaningful while !done.
+	pending []string
+	// first is when the message was first fetched (DeleteAfter counts
+	// from it).
+	first time.Time
+}
+
+// uidlState is the replayed state journal: UIDL → entry.
+type uidlState struct {
+	entries map[string]*uidlEntry
+	// newer is set when a version record above stateVersion was seen.
+	newer int
+	// bad counts records that could not be parsed and were ignored.
+	bad int
+	// firstBad is the first parse error, for the notice.
+	firstBad error
+}
+
+func newState() *uidlState { return &uidlState{entries: map[string]*uidlEntry{}} }
+
+// replay builds the state from journal records in order. A record that
+// does not parse is skipped and counted: losing a done record costs at
+// worst a duplicate, while refusing to run would leave the user with no
+// mail at all.
+func replay(recs [][]byte) *uidlState {
+	st := newState()
+	for _, line := range recs {
+		r, err := parseRecord(line)
+		if err != nil {
+			st.bad++
+			if st.firstBad == nil {
+				st.firstBad = err
+			}
+			continue
+		}
+		st.apply(r)
+	}
+	return st
+}
+
+// apply updates the state with one record.
+func (st *uidlState) apply(r record) {
+	switch r.Kind {
+	case recVersion:
+		if r.Version > stateVersion && r.Version > st.newer {
+			st.newer = r.Version
+		}
+	case recPending:
+		e := st.entry(r.UIDL)
+		if e.first.IsZero() {
+			e.first = r.Time
+		}
+		if !e.done {
+			e.pending = append(e.pending, r.Unique)
+		}
+	case recDone:
+		e := st.entry(r.UIDL)
+		e.done = true
+		e.pending = nil
+		if e.first.IsZero() || (!r.Time.IsZero() && r.Time.Before(e.first)) {
+			e.first = r.Time
+		}
+	case recGone:
+		delete(st.entries, r.UIDL)
+	}
+}
+
+func (st *uidlState) entry(uidl string) *uidlEntry {
+	e := st.entries[uidl]
+	if e == nil {
+		e = &uidlEntry{}
+		st.entries[uidl] = e
+	}
+	return e
+}
+
+// isDone reports whether uidl is delivered for sure.
+func (st *uidlState) isDone(uidl string) bool {
+	e := st.entries[uidl]
+	return e != nil && e.done
+}
+
+// firstFetched is when uidl was first fetched, zero if never.
+func (st *uidlState) firstFetched(uidl string) time.Time {
+	if e := st.entries[uidl]; e != nil {
+		return e.first
+	}
+	return time.Time{}
+}
+
+// compacted returns the records of a journal that says only what matters
+// about the UIDLs in keep: a done record with its first-fetched time each.
+// Everything else (pending records, UIDLs no longer on the server, deleted
+// messages) is dropped. Records are sorted so that the file is stable.
+func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
+	uidls := make([]string, 0, len(st.entries))
+	for u, e := range st.entries {
+		if e.done && keep(u) {
+			uidls = append(uidls, u)
+		}
+	}
+	sort.Strings(uidls)
+	recs := make([][]byte, 0, len(uidls)+1)
+	recs = append(recs, record{Kind: recVersion, Version: stateVersion}.format())
+	for _, u := range uidls {
+		recs = append(recs, record{Kind: recDone, UIDL: u, Time: st.entries[u].first}.format())
+	}
+	return recs
+}
+
+// readStateReadOnly replays the journal in dir without changing anything on
+// disk, for a dry run: maildir.OpenJournal would create a missing file and
+// cut off a torn last record. A missing dir or file is an empty state.
+//
+// It reads maildir.Journal's framing, "<crc32c, 8 hex digits> <payload>\n",
+// the same way: a torn or corrupt last line is ignored, damage before it is
+// an error. (maildir exports no read-only reader; this is the one place
+// that knows the framing outside maildir.)
+func readStateReadOnly(dir string) (*uidlState, error) {
+	path := filepath.Join(dir, stateFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return newState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var recs [][]byte
+	for line := 1; len(data) > 0; line++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // torn: the crash came before its newline
+		}
+		payload, ok := unframe(data[:i])
+		if !ok {
+			if i+1 == len(data) {
+				break // the last record, half written
+			}
+			return nil, fmt.Errorf("journal %s: line %d: corrupt record before the end of the file", path, line)
+		}
+		recs = append(recs, payload)
+		data = data[i+1:]
+	}
+	return replay(recs), nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// unframe checks one journal line's checksum and returns its payload.
+func unframe(line []byte) ([]byte, bool) {
+	if len(line) < 9 || line[8] != ' ' {
+		return nil, false
+	}
+	sum, err := strconv.ParseUint(string(line[:8]), 16, 32)
+	if err != nil {
+		return nil, false
+	}
+	payload := line[9:]
+	return payload, crc32.Checksum(payload, castagnoli) == uint32(sum)
+}

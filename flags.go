@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// runFlags are the flags that steer a run rather than describe an account.
+// They are accepted both before and after the command name
+// (`mailfetch --quiet pop3` and `mailfetch pop3 --quiet`).
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read accounts from `FILE` (default $XDG_CONFIG_HOME/mailfetch/config.toml)", EnvVars: []string{"MAILFETCH_CONFIG"}},
+		&cli.StringSliceFlag{Name: "account", Aliases: []string{"a"}, Usage: "run only the account `NAME` (repeatable; default: every account of the protocol)"},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON Lines on stdout: one object per message, a summary last"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print a line per message"},
+		&cli.BoolFlag{Name: "trace", Usage: "print the protocol transcript on stderr (credentials redacted)"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "connect and list exactly what would be fetched, changed and deleted; change nothing"},
+		&cli.GenericFlag{Name: "wait", Value: &waitValue{}, Usage: "when another run holds the account's lock, wait for it (up to `DURATION` with --wait=DURATION) instead of exiting with code 4"},
+	}
+}
+
+// accountFlags describe one account: every config key has a flag of the same
+// name. With a config file they override the selected accounts' settings;
+// without one, --host (and --protocol's command) make a one-off account.
+func accountFlags() []cli.Flag {
+	const cat = "Account settings (override the config file)"
+	return []cli.Flag{
+		&cli.StringFlag{Name: "host", Category: cat, Usage: "server host name"},
+		&cli.IntFlag{Name: "port", Category: cat, Usage: "server port (default 995/110 for POP3, 993/143 for IMAP by --tls)"},
+		&cli.StringFlag{Name: "tls", Category: cat, Usage: "`MODE`: implicit (default), starttls (required, never downgraded) or none"},
+		&cli.StringFlag{Name: "ca-file", Category: cat, Usage: "trust the certificates in `FILE` instead of the system roots"},
+		&cli.StringFlag{Name: "fingerprint", Category: cat, Usage: "accept only the server certificate with this SHA-256 `HEX` fingerprint"},
+		&cli.BoolFlag{Name: "allow-plaintext", Category: cat, Usage: "allow sending credentials without TLS (with --tls none)"},
+		&cli.StringFlag{Name: "user", Category: cat, Usage: "login name"},
+		&cli.StringFlag{Name: "auth", Category: cat, Usage: "`MECH`: auto, plain, login, cram-md5, xoauth2, oauthbearer (apop, user: POP3 only)"},
+		&cli.StringFlag{Name: "password-command", Category: cat, Usage: "run `CMD` with sh -c; the first line of its output is the password or OAuth2 token"},
+		&cli.StringFlag{Name: "password-file", Category: cat, Usage: "read the password from the first line of `FILE` (mode 0600)"},
+		&cli.StringFlag{Name: "password-env", Category: cat, Usage: "read the password from the environment variable `NAME`"},
+		&cli.StringFlag{Name: "maildir", Category: cat, Usage: "deliver into the Maildir at `DIR` (created if missing)"},
+		&cli.StringFlag{Name: "layout", Category: cat, Usage: "folder layout: maildir++ (default, .Sub.Folder) or fs (nested directories)"},
+		&cli.StringFlag{Name: "mda", Category: cat, Usage: "pipe each message into `CMD` (sh -c) instead of a Maildir; exit 0 means delivered"},
+		&cli.StringFlag{Name: "state-dir", Category: cat, Usage: "keep the account's state and lock in `DIR` (default $XDG_STATE_HOME/mailfetch/ACCOUNT)"},
+		&cli.DurationFlag{Name: "timeout", Category: cat, Usage: "network I/O timeout (default 60s)"},
+	}
+}
+
+func pop3Flags() []cli.Flag {
+	const cat = "POP3"
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "keep", Category: cat, Usage: "leave mail on the server; remember UIDLs so each message is fetched once"},
+		&cli.BoolFlag{Name: "all", Category: cat, Usage: "with --keep: fetch every message, also those fetched before"},
+		&cli.IntFlag{Name: "delete-after", Category: cat, Usage: "with --keep: delete messages `DAYS` days after they were first fetched"},
+		&cli.Int64Flag{Name: "max-size", Category: cat, Usage: "skip (and report) messages larger than `BYTES`"},
+		&cli.IntFlag{Name: "max-messages", Category: cat, Usage: "fetch at most `N` messages in this run"},
+	}
+}
+
+func imapSyncFlags() []cli.Flag {
+	const cat = "IMAP"
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "folders", Category: cat, Usage: "folder `PATTERN`s as mbsync's Patterns: * and %, !PATTERN excludes (repeatable; default *)"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Category: cat, Usage: "sync up to `N` folders in parallel (default 4, at most 8)"},
+		&cli.BoolFlag{Name: "expunge-remote", Category: cat, Usage: "delete on the server the messages deleted locally"},
+	}
+}
+
+// lookup finds the innermost context in which the flag was set, so that a
+// run flag works before or after the command name.
+func lookup(c *cli.Context, name string) (*cli.Context, bool) {
+	for _, x := range c.Lineage() {
+		if x.Command == nil && x.App == nil {
+			continue
+		}
+		if x.IsSet(name) {
+			return x, true
+		}
+	}
+	return c, false
+}
+
+func flagBool(c *cli.Context, name string) bool {
+	x, _ := lookup(c, name)
+	return x.Bool(name)
+}
+
+func flagString(c *cli.Context, name string) string {
+	x, _ := lookup(c, name)
+	return x.String(name)
+}
+
+func flagStrings(c *cli.Context, name string) []string {
+	x, _ := lookup(c, name)
+	return x.StringSlice(name)
+}
+
+// waitValue is --wait's value: bare --wait waits as long as it takes,
+// --wait=DURATION at most that long.
+type waitValue struct {
+	d   time.Duration
+	set bool
+}
+
+// waitForever bounds a bare --wait: a lock held longer than a day is a stuck
+// run that a human should look at.
+const waitForever = 24 * time.Hour
+
+func (w *waitValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true", "":
+		w.d, w.set = waitForever, true
+		return nil
+	case "false":
+		w.d, w.set = 0, false
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("--wait takes a duration such as 30s or 5m, not %q", s)
+	}
+	w.d, w.set = d, true
+	return nil
+}
+
+func (w *waitValue) String() string {
+	if w == nil || !w.set {
+		return ""
+	}
+	return w.d.String()
+}
+
+// IsBoolFlag lets the flag package accept a bare --wait.
+func (w *waitValue) IsBoolFlag() bool { return true }
+
+func flagWait(c *cli.Context) time.Duration {
+	x, ok := lookup(c, "wait")
+	if !ok {
+		return 0
+	}
+	if w, ok := x.Generic("wait").(*waitValue); ok {
+		return w.d
+	}
+	return 0
+}

@@ -1,0 +1,92 @@
+// Package maildir stores mail in Maildir folders (cr.yp.to/proto/maildir.html
+// with the Maildir++ extensions), delivers to an MDA command instead when
+// asked, and keeps the durable state the engines need: files replaced
+// atomically and append-only journals. It knows nothing of POP3 or IMAP.
+//
+// # Delivery invariants
+//
+// People keep their only copy of their mail here: a lost message is the
+// worst bug, a duplicate the second worst. So:
+//
+//  1. A message's bytes are written into tmp/ and fsynced there before the
+//     file is renamed into new/ or cur/; the directory is fsynced after the
+//     rename. Only then is the message durable (Staged.Path is set) and may
+//     the engine record it and acknowledge it to the server. Stage and
+//     Publish split this per batch: Stage writes (fsyncs run in a pool of
+//     32), Publish renames and fsyncs each touched directory once.
+//  2. A rename never replaces a file (renameat2 RENAME_NOREPLACE, else
+//     link and unlink).
+//  3. A failed delivery (the reader's error, a full disk, a cancelled
+//     context) leaves nothing in new/ or cur/ and removes its tmp/ file.
+//  4. A message streams through one 64 KiB buffer: its size does not
+//     change the memory a delivery needs. Only its header, 64 KiB at most,
+//     is kept to decode Message-ID, From, Subject and Date.
+//  5. Files are created 0600, directories 0700. A folder's directories are
+//     fsynced when they are created, so that a folder holding durable
+//     mail cannot vanish in a crash.
+//  6. Nothing is written into a path that is a file or into a directory that
+//     is not a Maildir.
+//
+// After a crash, an engine that journaled "pending <unique>" before
+// Publish and "done" after it asks Folder.Find whether a pending message
+// made it: found means delivered, missing means fetch it again.
+//
+// # File names
+//
+// A message file is named by its unique name, plus an info in cur/:
+//
+//	<sec>.M<usec>P<pid>Q<n>R<random>.<host>,S=<size>       in new/
+//	<sec>.M<usec>P<pid>Q<n>R<random>.<host>,S=<size>:2,FS  in cur/
+//
+// sec and usec are the delivery time, pid the process, n a counter within
+// the process, random 16 hex digits (64 bits from crypto/rand), host the
+// host name with '/' written \057 and ':' \072 (and '!', '\', ',' and
+// control characters in the same octal form). ",S=<size>" (Maildir++) is
+// the exact file size in bytes. The same message is in tmp/ under the name
+// without ",S=" while it is written.
+//
+// The info is "2," and the flags in ASCII order, each once: D (draft),
+// F (flagged), P (passed), R (replied), S (seen), T (trashed), and any
+// other letter another program set (Dovecot's keywords a–z), which is kept.
+// Names are read tolerantly: '!' is accepted in place of ':' (Maildir++ on
+// file systems that forbid ':'), anything after a ',' that follows the
+// flags is kept, an info that is not "2," is kept verbatim. Names are
+// always written with ':'.
+//
+// # Folders
+//
+// The root of a Store is INBOX. Folder paths are lists of UTF-8 names
+// (["Archive", "2024"]). In the Maildir++ layout (the default) a folder is
+// the directory ".Archive.2024" in the root, with an empty "maildirfolder"
+// file in it. Each name is escaped so that it cannot break the layout and
+// so that the original can be recovered exactly: '.', '/', '%', control
+// characters and bytes that are not UTF-8 become %XX (two upper-case hex
+// digits of the byte); all other characters, UTF-8 included, are kept
+// ("a.b" → ".a%2Eb", "100%" → ".100%25", "Entwürfe" → ".Entwürfe").
+// Note that Dovecot writes modified UTF-7 on disk unless its
+// mail_location says UTF-8.
+//
+// In the fs layout a folder is the directory "Archive/2024" below the root,
+// and each directory on the way is a Maildir of its own. There '/', '%',
+// control characters and invalid UTF-8 are escaped the same way, '.' only
+// at the start of a name, and a name that is tmp, new or cur (in any case)
+// gets its first letter escaped ("new" → "%6Eew").
+//
+// Names that cannot be mapped safely are refused: an empty name, "." and
+// "..", a NUL, a directory name over 255 bytes.
+//
+// # Durable state
+//
+// WriteFileAtomic replaces a small file: write a temporary file in the
+// same directory, fsync, rename, fsync the directory.
+//
+// A Journal is an append-only file of records, one per line:
+//
+//	<crc32c> <payload>\n
+//
+// where crc32c is the CRC-32C (Castagnoli) of the payload as 8 lower-case
+// hex digits; a payload is any bytes but '\n'. A torn or corrupt last line
+// is what a crash leaves: it is ignored and cut off when the journal is
+// opened. A corrupt line before the last is an error. Rewrite compacts a
+// journal with WriteFileAtomic.
+package maildir

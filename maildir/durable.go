@@ -1,0 +1,79 @@
+package maildir
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// syncDir fsyncs a directory, making the entries created, renamed or
+// removed in it durable. Without it a crash can undo a rename that the
+// file's own fsync does not cover (mpop's bug, see DESIGN.md).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("maildir: fsync directory %s: %w", dir, unwrapPath(err))
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("maildir: fsync directory %s: %w", dir, unwrapPath(err))
+	}
+	return nil
+}
+
+// WriteFileAtomic replaces path with data so that, after a crash at any
+// instant, path holds either its old content or data, never a mix: it
+// writes a temporary file in the same directory, fsyncs it, renames it over
+// path and fsyncs the directory. The file gets mode perm (0600 for state).
+// Errors are failure.LocalIO.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, f, err := createTemp(path, perm)
+	if err != nil {
+		return localErr(fmt.Errorf("maildir: write %s: %w", path, unwrapPath(err)))
+	}
+	fail := func(op string, err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return localErr(fmt.Errorf("maildir: write %s: %s: %w", path, op, unwrapPath(err)))
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail("write", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail("fsync", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return localErr(fmt.Errorf("maildir: write %s: close: %w", path, unwrapPath(err)))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return localErr(fmt.Errorf("maildir: write %s: rename: %w", path, unwrapPath(err)))
+	}
+	return localErr(syncDir(filepath.Dir(path)))
+}
+
+// createTemp creates a new file next to path, named after it with a
+// leading dot (hidden from Maildir readers and shell globs) and a random
+// suffix.
+func createTemp(path string, perm os.FileMode) (string, *os.File, error) {
+	dir, base := filepath.Split(path)
+	for range 10 {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:])
+		tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return tmp, f, err
+	}
+	return "", nil, fmt.Errorf("cannot create a unique temporary file in %s", dir)
+}

@@ -1,0 +1,103 @@
+// Command mailfetch fetches mail from POP3 and IMAP servers into a local
+// Maildir: `mailfetch pop3` downloads and deletes (or keeps, with --keep),
+// `mailfetch imap sync` mirrors folders and leaves the mail on the server.
+//
+// This file wires the urfave/cli app: commands, flags, exit codes. The
+// engines (fetch/, sync/) decide; the reporter (report/) renders.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mailfetch/mailfetch/failure"
+)
+
+// exitCodesHelp is shown in --help and the man page; README.md repeats it.
+const exitCodesHelp = `EXIT STATUS:
+   0   success, whether there was new mail or not
+   1   any other error (protocol violation, a command the server refused)
+   3   partial failure: some messages or folders failed, the rest completed
+   4   another mailfetch run holds the account's lock (see --wait)
+   64  usage or configuration error
+   74  local I/O failure (disk full, permissions, not a Maildir)
+   75  temporary failure (network, DNS, timeout, server busy): retry later
+   77  authentication failed`
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "mailfetch",
+		Usage: "fetch mail from POP3 and IMAP servers into a Maildir",
+		Description: "mailfetch downloads mail into a local Maildir. `mailfetch pop3` downloads and deletes\n" +
+			"(or keeps, with --keep); `mailfetch imap sync` mirrors IMAP folders and leaves mail on the server.\n" +
+			"Accounts come from a TOML config file (default $XDG_CONFIG_HOME/mailfetch/config.toml) or from flags.\n" +
+			"Every account setting can be given as a flag; flags override the file.\n\n" + exitCodesHelp,
+		Version:              buildVersion(),
+		HideVersion:          true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		Flags:                runFlags(),
+		// The CLI prints the error once and exits with its code in main, so
+		// that deferred clean-up (locks, progress display) runs first.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return failure.Wrap(failure.Usage, err)
+		},
+		Commands: []*cli.Command{
+			pop3Command(),
+			imapCommand(),
+			accountsCommand(),
+			versionCommand(),
+			manCommand(),
+			completionCommand(),
+		},
+	}
+	for _, c := range app.Commands {
+		setUsageErrors(c)
+	}
+	return app
+}
+
+// setUsageErrors makes flag errors of every command exit with the usage code.
+func setUsageErrors(c *cli.Command) {
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return failure.Wrap(failure.Usage, err) }
+	for _, sub := range c.Subcommands {
+		setUsageErrors(sub)
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the app and returns the exit code; the error, if any, has been
+// printed once on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).RunContext(ctx, args)
+	if err == nil {
+		return failure.CodeOK
+	}
+	var printed *alreadyReported
+	if !errors.As(err, &printed) {
+		fmt.Fprintf(stderr, "mailfetch: %v\n", err)
+	}
+	return failure.Code(err)
+}
+
+// alreadyReported wraps an error whose text the reporter has shown already,
+// so that main does not print it twice.
+type alreadyReported struct{ err error }
+
+func (e *alreadyReported) Error() string { return e.err.Error() }
+func (e *alreadyReported) Unwrap() error { return e.err }

@@ -1,0 +1,219 @@
+package pop3
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// Pipelining windows: how many commands may be written ahead of the replies
+// being read. MaxWindow keeps the unanswered command bytes (at most ~20 per
+// command) under 4 KiB, below any TCP send buffer: writing ahead then never
+// blocks on a server that is itself blocked sending us a message, so a single
+// goroutine can write and read without deadlock.
+const (
+	DefaultWindow = 32
+	MaxWindow     = 128
+)
+
+// MessageError reports the message at which RetrPipelined stopped, or one
+// DELE that DelePipelined saw refused.
+type MessageError struct {
+	Num int   // the message number
+	Err error // an *Error for a -ERR reply, fn's error, or a connection error
+	cmd string
+}
+
+// Error names the command and message: "pop3: RETR 17: ...".
+func (e *MessageError) Error() string {
+	if e.cmd == "" { // Err already names the command
+		return e.Err.Error()
+	}
+	return "pop3: " + e.cmd + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// RetrPipelined retrieves messages nums in order and calls fn with each body
+// (a stream like Retr's; fn need not read it all, the rest is drained after
+// it returns). When the server advertised PIPELINING, up to window RETR
+// commands (0: DefaultWindow, at most MaxWindow) are written ahead of the
+// replies being read, which removes a round trip per message; otherwise one
+// at a time. If the capabilities are not known in the current state, CAPA is
+// asked first.
+//
+// It stops at the first message that fails — a -ERR reply, an error from fn,
+// or a connection error — and returns a *MessageError naming it: every
+// message before it went through fn successfully, none after it did. The
+// replies already requested for later messages are read and discarded, so
+// after a -ERR or an fn error the session stays usable, and the caller may
+// go on with the messages after the failed one. (An error of the CAPA asked
+// first, or a bad number in nums, is not a *MessageError.) fn must not use
+// the Client.
+func (c *Client) RetrPipelined(ctx context.Context, nums []int, window int, fn func(n int, body io.Reader) error) error {
+	cmds, err := numberedCommands("RETR", nums)
+	if err != nil || len(nums) == 0 {
+		return err
+	}
+	if window, err = c.pipelineWindow(ctx, window); err != nil {
+		return err
+	}
+	if err := c.begin(ctx, "RETR"); err != nil {
+		return err
+	}
+	defer c.end()
+	sent := 0
+	for i, n := range nums {
+		if sent, err = c.writeAhead(cmds, i, sent, window); err != nil {
+			return &MessageError{Num: n, Err: err}
+		}
+		shown := cmds[i]
+		st, err := c.readStatus(shown)
+		if err != nil {
+			return &MessageError{Num: n, Err: err}
+		}
+		if !st.ok {
+			c.drainPipelined(cmds[i+1 : sent])
+			return &MessageError{Num: n, Err: st.asError(shown)}
+		}
+		body := c.newBody(shown, false)
+		fnErr := fn(n, body)
+		if err := body.Close(); err != nil {
+			// The connection failed under fn: that, not what fn made of
+			// it, is the cause.
+			return &MessageError{Num: n, Err: err}
+		}
+		if fnErr != nil {
+			c.drainPipelined(cmds[i+1 : sent])
+			return &MessageError{Num: n, Err: fnErr, cmd: shown}
+		}
+	}
+	return nil
+}
+
+// DelePipelined marks messages nums deleted, pipelined like RetrPipelined.
+// A DELE refused with -ERR does not stop the others: the result joins one
+// *MessageError per refused message (errors.Join; MessageNums lists them). A
+// connection error stops it, and then it is unknown which of the later
+// DELEs the server saw. As with Dele, nothing is removed until Quit.
+func (c *Client) DelePipelined(ctx context.Context, nums []int, window int) error {
+	cmds, err := numberedCommands("DELE", nums)
+	if err != nil || len(nums) == 0 {
+		return err
+	}
+	if window, err = c.pipelineWindow(ctx, window); err != nil {
+		return err
+	}
+	if err := c.begin(ctx, "DELE"); err != nil {
+		return err
+	}
+	defer c.end()
+	var refused []error
+	sent := 0
+	for i, n := range nums {
+		if sent, err = c.writeAhead(cmds, i, sent, window); err != nil {
+			return errors.Join(append(refused, &MessageError{Num: n, Err: err})...)
+		}
+		st, err := c.readStatus(cmds[i])
+		if err != nil {
+			return errors.Join(append(refused, &MessageError{Num: n, Err: err})...)
+		}
+		if !st.ok {
+			refused = append(refused, &MessageError{Num: n, Err: st.asError(cmds[i])})
+		}
+	}
+	return errors.Join(refused...)
+}
+
+// MessageNums returns the numbers of the messages that err (from
+// RetrPipelined or DelePipelined) reports as failed, in order.
+func MessageNums(err error) []int {
+	var nums []int
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if me, ok := err.(*MessageError); ok {
+				nums = append(nums, me.Num)
+				return
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			case interface{ Unwrap() error }:
+				err = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return nums
+}
+
+// numberedCommands builds "CMD n" for each n, refusing a bad number before
+// anything is sent.
+func numberedCommands(cmd string, nums []int) ([]string, error) {
+	cmds := make([]string, len(nums))
+	for i, n := range nums {
+		cmds[i] = cmd + " " + strconv.Itoa(n)
+		if err := checkNum(cmds[i], n); err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+// pipelineWindow decides how many commands may be in flight: window (bounded)
+// when the server advertised PIPELINING, else 1 (RFC 2449 §6.6: a client
+// must not pipeline otherwise).
+func (c *Client) pipelineWindow(ctx context.Context, window int) (int, error) {
+	if !c.capsKnown {
+		var e *Error
+		if _, err := c.Capa(ctx); err != nil && !errors.As(err, &e) {
+			return 0, err
+		}
+	}
+	if !c.caps.Has(CapPipelining) {
+		return 1, nil
+	}
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	return min(window, MaxWindow), nil
+}
+
+// writeAhead writes the commands after sent so that up to window are
+// unanswered, counting from reply i. It refills only once half the window is
+// answered, so commands go out in batches rather than one write each.
+func (c *Client) writeAhead(cmds []string, i, sent, window int) (int, error) {
+	if sent == len(cmds) || sent-i > window/2 {
+		return sent, nil
+	}
+	end := min(i+window, len(cmds))
+	if err := c.send(cmds[i], cmds[sent:end]...); err != nil {
+		return sent, err
+	}
+	return end, nil
+}
+
+// drainPipelined reads and discards the replies to RETR commands already
+// sent, bodies included, so the session stays in step. A failure leaves the
+// Client broken; the caller reports its own cause.
+func (c *Client) drainPipelined(cmds []string) {
+	for _, shown := range cmds {
+		st, err := c.readStatus(shown)
+		if err != nil {
+			return
+		}
+		if st.ok {
+			if err := c.newBody(shown, false).Close(); err != nil {
+				return
+			}
+		}
+	}
+}

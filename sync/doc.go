@@ -1,0 +1,135 @@
+// Package sync is mailfetch's IMAP engine: it mirrors an account's IMAP
+// folders into a local Maildir tree (or, with an MDA, fetches new mail
+// into a command), over go-imap v2's imapclient. Inside this package the
+// standard library's "sync" is imported as gosync.
+//
+// # A run
+//
+// One connection lists the folders (LIST "" "*" RETURN (STATUS ...) with
+// LIST-STATUS, else LIST and pipelined STATUS), selects them with the
+// patterns (mbsync's: '*', '%', '!' excludes, the last match wins) and
+// maps each to a local folder with maildir.Store.FolderDir; a name that
+// cannot be mapped safely is reported and skipped, never written outside
+// the root. Folders then sync in parallel, each over a connection of its
+// own (Jobs, default 4, at most 8: Dovecot allows 10 per user and IP).
+// A folder's failure is reported and the others complete; Run then fails
+// with failure.Partial.
+//
+// A folder whose STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ)
+// equals what its last completed sync recorded, and whose local copy has
+// no change, is not even selected: a sync with nothing to do costs one
+// LIST-STATUS. Without CONDSTORE, flag changes on the server cannot be
+// seen that way, so every folder is selected.
+//
+// A selected folder: SELECT (CONDSTORE); UID SEARCH ALL (ESEARCH where
+// offered) for the set of UIDs on the server, trusted for deletions only
+// when its size equals the message count; the flags of known messages
+// (UID FETCH 1:last (FLAGS) (CHANGEDSINCE modseq), or all flags without
+// CONDSTORE); a pre-pass UID FETCH (RFC822.SIZE FLAGS INTERNALDATE) of the
+// new messages; then one UID FETCH (UID FLAGS INTERNALDATE BODY.PEEK[])
+// that streams them all, BODY.PEEK so that the server's \Seen is never
+// set. Then flags are merged and stored both ways, server expunges are
+// applied locally, and local deletions are pushed if asked.
+//
+// # Messages on disk
+//
+// A message is stored byte for byte as the server stores it: IMAP serves
+// CRLF line ends, the file gets LF (every CRLF becomes LF; a lone CR is
+// kept). Dovecot's own Maildir files and Unix mail readers use LF, so a
+// local file equals the server's Maildir file (mbsync does the same). A
+// message goes into cur/ with its flags when it has any (\Seen S,
+// \Answered R, \Flagged F, \Deleted T, \Draft D), else into new/; its
+// mtime is the INTERNALDATE.
+//
+// # Flags: the three-way merge
+//
+// The state keeps, per message, the synced flags both sides last agreed
+// on: the base. Each flag is merged on its own. Both sides have it: kept.
+// Neither has it: dropped. One side has it: if the base lacked it that
+// side added it, and it is set on both (additions are a union); if the
+// base had it the other side removed it, and it is cleared on both. So a
+// removal wins only when the other side did not add the flag. Flags that
+// IMAP cannot carry (Maildir P, keyword letters) stay local and are kept
+// when a file is renamed. Changes go to the server as UID STORE
+// +FLAGS/-FLAGS, grouped so that all messages with the same change share
+// one command, with UNCHANGEDSINCE under CONDSTORE; a change the server
+// does not confirm keeps the old base and is merged again next run.
+// After a re-match (below) the base is the flags both sides share, so the
+// first merge takes their union and removes nothing.
+//
+// # Deletions
+//
+// A known message missing from the server's UID list was expunged there:
+// its local file is removed. A message whose local file was removed stays
+// on the server and is never fetched again; with ExpungeRemote it is
+// marked \Deleted and removed with UID EXPUNGE of exactly its UID
+// (UIDPLUS; without it nothing is expunged, and a Notice says so). Never a
+// plain EXPUNGE, which would remove other \Deleted mail, and never
+// go-imap's MOVE fallback. A folder that vanished from the server is left
+// alone locally, with a Notice.
+//
+// # UIDVALIDITY
+//
+// When a folder's UIDVALIDITY changes, or a folder has no state but its
+// local copy has mail (a lost state, a Maildir written by another tool),
+// the state is rebuilt by re-matching: each local message is paired with
+// a server message by Message-ID and size (the server's RFC822.SIZE, kept
+// in the state; computed from the file when there is no state), messages
+// without Message-ID by a SHA-256 of their content. Pairs keep their file;
+// server messages without a pair are fetched; local messages without a
+// pair are kept untracked. Nothing is downloaded twice, nothing deleted,
+// and a Notice says what was done. An MDA keeps no files: its state keeps
+// a digest of each Message-ID, which pairs the same way.
+//
+// # State
+//
+// Each folder has a journal StateDir/imap/<escaped name>.journal
+// (maildir.Journal: one CRC-checked record a line, a torn last record
+// ignored). Records are fields separated by one space; names are escaped
+// (%XX for '%' and every byte outside '!'..'~', "%" alone for ""):
+//
+//	V 1                               format version (first record)
+//	N <folder>                        the server's folder name
+//	U <uidvalidity>
+//	L <uid>                           every UID <= it is handled
+//	Q <modseq>                        HIGHESTMODSEQ merged (CHANGEDSINCE base)
+//	S <uidvalidity> <uidnext> <messages> <highestmodseq>  | S -
+//	                                  STATUS when a sync last completed
+//	G 0|1                             the folder vanished from the server
+//	M <uid> <unique> <flags> <size>   a delivered message: its file's unique
+//	                                  name, merge base ("-" for none), RFC822.SIZE
+//	P <uid> <unique> <flags> <size>   a delivery in doubt (intent)
+//	D <uid>                           the pending delivery is done
+//	F <uid> <flags>                   new merge base
+//	R <uid>                           the local file was removed; kept on the server
+//	X <uid>                           forgotten (expunged)
+//
+// For an MDA the unique field is "-" followed by a digest of the
+// Message-ID. Records are appended as work is done and the journal is
+// rewritten atomically (compacted: V N U L Q S, then M and R, then P) at
+// the end of each folder.
+//
+// Deliveries follow DESIGN invariant 2, per batch: Stage each message into
+// tmp/, journal "P" for all and fsync, Publish (fsyncs, renames, one
+// directory fsync), journal "D" for all and fsync. On start-up a P without
+// D is looked up by its unique name (the part before the first ','; mail
+// readers may rewrite what follows): found means delivered, missing means
+// fetch again. A run killed at any instant therefore fetches every message
+// exactly once. An MDA delivers inside Stage, so its P is journaled before
+// and its M right after, one message at a time; a P without M is fetched
+// again (a duplicate is possible in that instant, a loss is not).
+//
+// # go-imap v2 beta.8 guards
+//
+// Each trap of LIBRARIES.md has a guard here: no command is sent with an
+// empty UID set (uidset.go); a body's length is checked against the
+// literal's announced size (literalGuard); every requested UID must come
+// back, and bodies that arrive without a UID are counted by the unilateral
+// handler and reported; FETCHes are always drained, or the connection is
+// aborted first; capabilities are checked before CONDSTORE, ESEARCH,
+// LIST-STATUS, UIDPLUS and each SASL mechanism are used; deadlines belong
+// to the transport connection (imapclient's fixed 30 s and 5 min ones are
+// ignored by it), the trace is the transport's, which redacts credentials,
+// never imapclient's DebugWriter; STARTTLS is done by hand before the
+// client starts, so that TLS sits below the trace and the deadlines.
+package sync

@@ -1,0 +1,182 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/transport"
+)
+
+// fakeBodies returns n small messages with CRLF line ends.
+func fakeBodies(n int) [][]byte {
+	var out [][]byte
+	for i := range n {
+		out = append(out, []byte(fmt.Sprintf("Message-ID: <fake%d@example.org>\r\nSubject: fake %d\r\n\r\nbody %d\r\nline two\r\n", i, i, i)))
+	}
+	return out
+}
+
+// fakeRun syncs the fake server's INBOX into root.
+func fakeRun(t *testing.T, f *fakeServer, root, state string) (Result, *eventLog, error) {
+	t.Helper()
+	st, err := maildir.Open(root, maildir.LayoutMaildirPP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Options{
+		Account: "fake", Host: "127.0.0.1", Port: f.port(),
+		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
+		User:     "u", Secret: "p", Auth: "login",
+		Store: st, StateDir: state, Sink: log,
+	})
+	return res, log, err
+}
+
+func countLocal(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := scanReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// A server that sends BODY[] before UID makes go-imap hand the message to
+// the unilateral handler while the FETCH succeeds: it must be detected,
+// reported, and fetched once the server behaves.
+func TestBodyBeforeUID(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(5))
+	f.bodyBeforeUID = true
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+
+	res, log, err := fakeRun(t, f, root, state)
+	if err == nil {
+		t.Fatalf("Run succeeded with a server that sends BODY before UID: %+v", res)
+	}
+	errs := log.kind(report.Error)
+	if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "without the UID") {
+		t.Fatalf("error events %v, want one about bodies without UID", errs)
+	}
+	if n := countLocal(t, root); n != 0 {
+		t.Errorf("%d messages delivered from unmatched bodies", n)
+	}
+
+	f.mu.Lock()
+	f.bodyBeforeUID = false
+	f.mu.Unlock()
+	if res, _, err = fakeRun(t, f, root, state); err != nil || res.Delivered != 5 {
+		t.Fatalf("after the fault: %+v, %v; want 5 delivered", res, err)
+	}
+	if res, _, err = fakeRun(t, f, root, state); err != nil || res.Delivered != 0 {
+		t.Fatalf("third run: %+v, %v", res, err)
+	}
+	if n := countLocal(t, root); n != 5 {
+		t.Errorf("%d local messages, want 5", n)
+	}
+}
+
+// A FETCH response without its UID: that message is not lost, the run
+// says so, and the next run fetches it.
+func TestMissingUID(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(5))
+	f.omitUID[3] = true
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+
+	res, log, err := fakeRun(t, f, root, state)
+	if err == nil {
+		t.Fatalf("Run succeeded with a UID missing: %+v", res)
+	}
+	if res.Delivered != 4 {
+		t.Errorf("delivered %d, want the 4 with a UID", res.Delivered)
+	}
+	errs := log.kind(report.Error)
+	if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "UIDs 3") {
+		t.Errorf("error events %v, want one naming UID 3", errs)
+	}
+
+	f.mu.Lock()
+	delete(f.omitUID, 3)
+	f.mu.Unlock()
+	if res, _, err = fakeRun(t, f, root, state); err != nil || res.Delivered != 1 {
+		t.Fatalf("after the fault: %+v, %v; want UID 3 delivered", res, err)
+	}
+	if n := countLocal(t, root); n != 5 {
+		t.Errorf("%d local messages, want 5", n)
+	}
+}
+
+// An empty folder, and a folder with nothing new, send no command with a
+// UID set: go-imap's encoder would fail on an empty one and tear the
+// connection down.
+func TestEmptySetGuard(t *testing.T) {
+	f := newFakeServer(t, nil)
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if _, _, err := fakeRun(t, f, root, state); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"UID FETCH", "UID STORE", "UID SEARCH"} {
+		if f.sawCommand(c) {
+			t.Errorf("empty folder: %s sent", c)
+		}
+	}
+
+	if _, ok := uidSetOf(nil); ok {
+		t.Error("uidSetOf(nil) is not empty-guarded")
+	}
+	if _, ok := uidSetAcross(nil, nil); ok {
+		t.Error("uidSetAcross(nil) is not empty-guarded")
+	}
+	if _, ok := rangeUpTo(0); ok {
+		t.Error("rangeUpTo(0) is not empty-guarded")
+	}
+}
+
+// OAuth2 mechanisms, each checked against the capability before use.
+func TestOAuth2(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(1))
+	f.token = "tok3n"
+	for _, c := range []struct {
+		auth, token string
+		ok          bool
+	}{
+		{"xoauth2", "tok3n", true},
+		{"oauthbearer", "tok3n", true},
+		{"xoauth2", "expired", false},
+		{"oauthbearer", "expired", false},
+		{"login", "tok3n", false}, // LOGINDISABLED: refused before sending
+		{"plain", "tok3n", false}, // not offered: refused before sending
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := Check(ctx, Options{
+			Host: "127.0.0.1", Port: f.port(),
+			Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
+			User:     "u", Secret: c.token, Auth: c.auth,
+		})
+		cancel()
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", c.auth, err)
+		case !c.ok && failure.KindOf(err) != failure.Auth:
+			t.Errorf("%s with %s: %v, want an auth failure", c.auth, c.token, err)
+		}
+		if err != nil && strings.Contains(err.Error(), c.token) {
+			t.Errorf("%s: the token shows in %v", c.auth, err)
+		}
+	}
+	if f.sawCommand("LOGIN") || f.sawCommand("AUTHENTICATE PLAIN") {
+		t.Error("a mechanism the server does not offer was sent")
+	}
+}

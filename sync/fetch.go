@@ -1,0 +1,583 @@
+package sync
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+)
+
+// newMsg is a message to fetch, as the pre-pass describes it.
+type newMsg struct {
+	uid      imap.UID
+	size     int64 // RFC822.SIZE
+	flags    maildir.Flags
+	date     time.Time // INTERNALDATE
+	envelope *imap.Envelope
+}
+
+// Delivery batches: staged messages are made durable and journaled
+// together (one journal fsync and one directory fsync per batch, DESIGN
+// invariant 1), bounded in count and bytes.
+const (
+	batchMessages = 256
+	batchBytes    = 32 << 20
+)
+
+// prepass fetches the size, flags and date of the new messages (and, in a
+// dry run, their envelope): FolderStart can announce the bytes to come,
+// and a message's flags are known before its body even from a server that
+// sends FLAGS after BODY[]. Messages it does not return were expunged
+// meanwhile; they are left out.
+func (r *folderRun) prepass(ctx context.Context, fresh, server []imap.UID) ([]*newMsg, error) {
+	set, ok := uidSetAcross(fresh, server)
+	if !ok {
+		return nil, nil // never an empty set on the wire
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.s.orphanBodies.Store(0)
+	want := make(map[imap.UID]bool, len(fresh))
+	for _, u := range fresh {
+		want[u] = true
+	}
+	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, Envelope: r.dry})
+	var out []*newMsg
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := r.s.collect(msg)
+		if err != nil {
+			r.s.abort()
+			r.s.drain(cmd)
+			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (RFC822.SIZE): %w", r.name, err))
+		}
+		if !want[m.uid] {
+			continue // n:* answers the last message even when it is old
+		}
+		delete(want, m.uid)
+		out = append(out, &newMsg{uid: m.uid, size: m.size, flags: fromIMAP(m.flags), date: m.date, envelope: m.envelope})
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (RFC822.SIZE): %w", r.name, err))
+	}
+	if len(want) > 0 {
+		var missing []imap.UID
+		for u := range want {
+			missing = append(missing, u)
+		}
+		slices.Sort(missing)
+		if err := r.checkMissing(missing); err != nil {
+			// The others are fetched all the same; the folder then
+			// reports this.
+			r.soft(err)
+		}
+	}
+	slices.SortFunc(out, func(a, b *newMsg) int { return cmp.Compare(a.uid, b.uid) })
+	return out, nil
+}
+
+// stagedMsg is a message written to tmp/, waiting for its batch's commit.
+type stagedMsg struct {
+	uid    imap.UID
+	staged *maildir.Staged
+	rec    *msgRecord
+}
+
+// fetchNew streams the new messages with one UID FETCH into the target,
+// committing in batches. Every guard of LIBRARIES.md is here: the body's
+// length is checked against the literal's size (a cut connection gives a
+// short read without error), every requested UID must come back (a server
+// that sends BODY[] before UID makes a message vanish), the command is
+// always drained or the connection aborted.
+func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap.UID) error {
+	uids := make([]imap.UID, len(metas))
+	byUID := make(map[imap.UID]*newMsg, len(metas))
+	for i, m := range metas {
+		uids[i] = m.uid
+		byUID[m.uid] = m
+	}
+	set, ok := uidSetAcross(uids, server)
+	if !ok {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := r.s
+	s.orphanBodies.Store(0)
+	cmd := s.c.Fetch(set, &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
+	})
+	got := make(map[imap.UID]bool, len(metas))
+	var batch []*stagedMsg
+	var batchSize int64
+	var ferr error
+	for ferr == nil {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var sm *stagedMsg
+		sm, ferr = r.receive(ctx, msg, byUID, got)
+		if sm != nil {
+			batch = append(batch, sm)
+			batchSize += sm.staged.Size()
+		}
+		if ferr == nil && (len(batch) >= batchMessages || batchSize >= batchBytes) {
+			ferr = r.commit(batch)
+			batch, batchSize = nil, 0
+		}
+	}
+	if ferr != nil {
+		// Stop the transfer at once: draining would download the rest for
+		// nothing, and an unread body blocks go-imap. What was received
+		// whole is still committed.
+		s.abort()
+		cerr := r.commit(batch)
+		s.drain(cmd)
+		return errors.Join(ferr, cerr)
+	}
+	cerr := cmd.Close()
+	if err := r.commit(batch); err != nil {
+		if cerr == nil {
+			s.abort() // nothing pending on the wire; the session is fine, but the folder stops
+		}
+		return err
+	}
+	if cerr != nil {
+		return s.fail(fmt.Errorf("imap: %s: UID FETCH: %w", r.name, cerr))
+	}
+
+	var missing []imap.UID
+	for _, u := range uids {
+		if !got[u] {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return r.checkMissing(missing)
+}
+
+// checkMissing is called with the UIDs a FETCH did not return. Expunged
+// meanwhile is fine; anything else is an error, so that a server's fault
+// never passes for "no mail": bodies that came without their UID first,
+// or messages the server still lists. They are tried again next run (the
+// last UID handled never passes them).
+func (r *folderRun) checkMissing(missing []imap.UID) error {
+	if n := r.s.orphanBodies.Load(); n > 0 {
+		return failure.New(failure.Other, fmt.Sprintf(
+			"imap: %s: the server sent %d message bod(ies) without the UID first, so %d message(s) could not be matched and were not fetched (UIDs %s); they will be tried again",
+			r.name, n, len(missing), uidSample(missing)))
+	}
+	still, err := r.stillThere(missing)
+	if err != nil {
+		return err
+	}
+	if len(still) > 0 {
+		return failure.New(failure.Other, fmt.Sprintf(
+			"imap: %s: the server did not return %d message(s) that it still lists (UIDs %s); they will be tried again",
+			r.name, len(still), uidSample(still)))
+	}
+	return nil
+}
+
+// stillThere returns which of uids the server still has.
+func (r *folderRun) stillThere(uids []imap.UID) ([]imap.UID, error) {
+	set, ok := uidSetOf(uids)
+	if !ok {
+		return nil, nil
+	}
+	data, err := r.s.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return nil, r.s.fail(fmt.Errorf("imap: %s: UID SEARCH: %w", r.name, err))
+	}
+	out, ok := uidList(data.All, len(uids))
+	if !ok {
+		return uids, nil
+	}
+	return out, nil
+}
+
+func uidSample(uids []imap.UID) string {
+	var parts []string
+	for i, u := range uids {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(uids)-10))
+			break
+		}
+		parts = append(parts, uidStr(u))
+	}
+	return strings.Join(parts, " ")
+}
+
+// receive reads one FETCH response and stages its body. It returns nil
+// for a response that is not one of the wanted messages (n:* answers the
+// last message even when nothing is new; a duplicate).
+func (r *folderRun) receive(ctx context.Context, msg *imapclient.FetchMessageData, byUID map[imap.UID]*newMsg, got map[imap.UID]bool) (*stagedMsg, error) {
+	var uid imap.UID
+	var flags *maildir.Flags
+	var date time.Time
+	var out *stagedMsg
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			uid = it.UID
+		case imapclient.FetchItemDataFlags:
+			f := fromIMAP(it.Flags)
+			flags = &f
+		case imapclient.FetchItemDataInternalDate:
+			date = it.Time
+		case imapclient.FetchItemDataBodySection:
+			meta := byUID[uid]
+			if meta == nil || got[uid] || out != nil {
+				continue // Next discards the literal
+			}
+			if it.Literal == nil {
+				return nil, failure.New(failure.Other, fmt.Sprintf("imap: %s: UID %d: the server sent no body (NIL)", r.name, uid))
+			}
+			f := meta.flags
+			if flags != nil {
+				f = *flags // fresher than the pre-pass
+			}
+			if date.IsZero() {
+				date = meta.date
+			}
+			sm, err := r.stage(ctx, uid, it.Literal, f, date, meta.size)
+			if err != nil {
+				return nil, err
+			}
+			got[uid] = true
+			out = sm
+		}
+	}
+	return out, nil
+}
+
+// stage writes one message body to the target. For an MDA, whose Stage
+// delivers, the intent is journaled first and the delivery right after,
+// one message at a time: a crash between the two leaves the message in
+// doubt, and it is then fetched again (a duplicate rather than a loss).
+func (r *folderRun) stage(ctx context.Context, uid imap.UID, lit imap.LiteralReader, flags maildir.Flags, date time.Time, size int64) (*stagedMsg, error) {
+	guard := &literalGuard{r: lit, size: lit.Size(), s: r.s}
+	var body io.Reader = newLFReader(guard)
+	var hasher *idHasher
+	rec := &msgRecord{unique: mdaUnique, flags: flags, size: size}
+	if r.mda {
+		// No delivery without its intent on disk.
+		err := r.j.Append(recMsg(recPending, uid, rec))
+		if err == nil {
+			err = r.j.Sync()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("imap: %s: state: %w", r.name, err)
+		}
+		r.dirty = true
+		r.st.pending[uid] = rec
+		hasher = &idHasher{}
+		body = io.TeeReader(body, hasher)
+	}
+	staged, err := r.target.Stage(ctx, body, maildir.StageOptions{Flags: flags, Cur: flags.Has(maildir.FlagSeen), ModTime: date, SizeHint: size})
+	if err != nil {
+		if guard.n < guard.size && failure.KindOf(err) != failure.LocalIO {
+			// The body did not arrive whole: the connection broke.
+			r.s.broken.Store(true)
+			return nil, failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: UID %d: connection lost after %d of %d bytes: %w", r.name, uid, guard.n, guard.size, err))
+		}
+		return nil, fmt.Errorf("imap: %s: UID %d: %w", r.name, uid, err)
+	}
+	if guard.n != guard.size {
+		// Stage saw io.ErrUnexpectedEOF from the guard and failed; this is
+		// the second line of defence.
+		r.target.Discard(staged)
+		return nil, failure.New(failure.Temporary, fmt.Sprintf("imap: %s: UID %d: message cut short: %d of %d bytes", r.name, uid, guard.n, guard.size))
+	}
+	if r.mda {
+		rec.unique = mdaUniqueFor(hasher.messageID())
+		r.st.msgs[uid] = rec
+		delete(r.st.pending, uid)
+		delete(r.refetch, uid)
+		err = r.j.Append(recMsg(recMessage, uid, rec))
+		if err == nil {
+			err = r.j.Sync()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("imap: %s: state: %w", r.name, err)
+		}
+		r.delivered++
+		r.bytes += staged.Size()
+		r.e.add(func(res *Result) { res.Delivered++; res.Bytes += staged.Size() })
+		r.emitDelivered(uid, staged, flags)
+		return nil, nil
+	}
+	rec.unique = staged.Unique()
+	return &stagedMsg{uid: uid, staged: staged, rec: rec}, nil
+}
+
+// commit makes a batch durable (DESIGN invariant 2): pending records and a
+// journal fsync, then Publish (fsyncs, renames, one directory fsync), then
+// done records and a journal fsync. A message whose publication failed
+// stays pending: the next run looks for it and fetches it again if it is
+// not there.
+func (r *folderRun) commit(batch []*stagedMsg) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	staged := make([]*maildir.Staged, len(batch))
+	recs := make([][]byte, len(batch))
+	for i, b := range batch {
+		staged[i] = b.staged
+		recs[i] = recMsg(recPending, b.uid, b.rec)
+	}
+	if err := r.j.Append(recs...); err == nil {
+		err = r.j.Sync()
+		if err != nil {
+			r.target.Discard(staged...)
+			return fmt.Errorf("imap: %s: state: %w", r.name, err)
+		}
+	} else {
+		r.target.Discard(staged...)
+		return fmt.Errorf("imap: %s: state: %w", r.name, err)
+	}
+	r.dirty = true
+	for _, b := range batch {
+		r.st.pending[b.uid] = b.rec
+	}
+	perr := r.target.Publish(staged...)
+	var done [][]byte
+	var ok []*stagedMsg
+	for _, b := range batch {
+		if b.staged.Path() == "" {
+			continue
+		}
+		done = append(done, recD(b.uid))
+		ok = append(ok, b)
+		r.st.msgs[b.uid] = b.rec
+		delete(r.st.pending, b.uid)
+		delete(r.refetch, b.uid)
+	}
+	if perr != nil {
+		r.target.Discard(staged...) // only the unpublished are removed
+	}
+	var jerr error
+	if err := r.j.Append(done...); err != nil {
+		jerr = err
+	} else if err := r.j.Sync(); err != nil {
+		jerr = err
+	}
+	for _, b := range ok {
+		r.delivered++
+		r.bytes += b.staged.Size()
+		r.e.add(func(res *Result) { res.Delivered++; res.Bytes += b.staged.Size() })
+		r.emitDelivered(b.uid, b.staged, b.rec.flags)
+	}
+	if perr != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, perr)
+	}
+	if jerr != nil {
+		return fmt.Errorf("imap: %s: state: %w", r.name, jerr)
+	}
+	return nil
+}
+
+func (r *folderRun) emitDelivered(uid imap.UID, st *maildir.Staged, flags maildir.Flags) {
+	h := st.Header()
+	r.e.emit(report.Event{Kind: report.Delivered, Folder: r.name, ServerID: uidStr(uid), Path: st.Path(),
+		Size: st.Size(), Flags: string(flags), MessageID: h.MessageID, From: h.From, Subject: h.Subject, Date: h.Date})
+}
+
+// literalGuard reads a literal and fails with io.ErrUnexpectedEOF when it
+// ends before its announced size: go-imap's literal reader ends a cut
+// connection with a short read and io.EOF, which would otherwise pass for
+// the end of the message.
+//
+// It also records on the session that a literal failed: go-imap then has
+// handed the stream back to its reader goroutine, and the literal must
+// never be read again, which FetchCommand.Next and Close would do to
+// discard it (two goroutines on one bufio.Reader). See session.drain.
+type literalGuard struct {
+	r    io.Reader
+	size int64
+	n    int64
+	s    *session
+}
+
+func (g *literalGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	if err != nil && !(err == io.EOF && g.n == g.size) && g.s != nil {
+		g.s.literalBroken.Store(true)
+	}
+	if err == io.EOF && g.n < g.size {
+		return n, io.ErrUnexpectedEOF
+	}
+	if g.n > g.size {
+		return n, fmt.Errorf("literal longer than its announced %d bytes", g.size)
+	}
+	return n, err
+}
+
+// lfReader turns CRLF line ends into LF, streaming through fixed
+// buffers. IMAP serves messages with CRLF; a Maildir holds them with LF,
+// as Dovecot's own Maildir files and Unix mail readers have them, so the
+// local file equals the server's stored copy. A CR not followed by LF is
+// kept.
+type lfReader struct {
+	r      io.Reader
+	in     []byte
+	obuf   []byte
+	out    []byte // converted bytes not yet returned
+	heldCR bool   // the last byte read was a CR: written once the next is known
+	err    error
+}
+
+const lfBuf = 32 << 10
+
+func newLFReader(r io.Reader) *lfReader {
+	return &lfReader{r: r, in: make([]byte, lfBuf), obuf: make([]byte, 0, lfBuf+1)}
+}
+
+func (l *lfReader) Read(p []byte) (int, error) {
+	for len(l.out) == 0 {
+		if l.err != nil {
+			if !l.heldCR {
+				return 0, l.err
+			}
+			l.heldCR = false
+			l.out = append(l.obuf[:0], '\r')
+			break
+		}
+		n, err := l.r.Read(l.in)
+		if err != nil {
+			l.err = err
+		}
+		in, o := l.in[:n], l.obuf[:0]
+		if l.heldCR && len(in) > 0 {
+			l.heldCR = false
+			if in[0] != '\n' {
+				o = append(o, '\r')
+			}
+		}
+		for len(in) > 0 {
+			i := bytes.IndexByte(in, '\r')
+			if i < 0 {
+				o = append(o, in...)
+				break
+			}
+			o = append(o, in[:i]...)
+			switch {
+			case i+1 == len(in):
+				l.heldCR = true // decided by the next read
+				in = nil
+			case in[i+1] == '\n':
+				o = append(o, '\n')
+				in = in[i+2:]
+			default:
+				o = append(o, '\r')
+				in = in[i+1:]
+			}
+		}
+		l.out = o
+	}
+	n := copy(p, l.out)
+	l.out = l.out[n:]
+	return n, nil
+}
+
+// idHasher captures a message's header as it streams to an MDA and yields
+// its Message-ID: the key that lets a changed UIDVALIDITY be repaired
+// without delivering everything again.
+type idHasher struct {
+	buf  []byte
+	done bool
+}
+
+func (h *idHasher) Write(p []byte) (int, error) {
+	if !h.done {
+		room := maxHeaderRead - len(h.buf)
+		h.buf = append(h.buf, p[:min(len(p), room)]...)
+		if len(h.buf) >= maxHeaderRead || strings.Contains(string(h.buf), "\n\n") {
+			h.done = true
+		}
+	}
+	return len(p), nil
+}
+
+func (h *idHasher) messageID() string {
+	return headerMessageID(strings.NewReader(string(h.buf)))
+}
+
+// isMDAUnique reports whether a state record's unique name stands for a
+// delivery to an MDA rather than a file.
+func isMDAUnique(u string) bool { return strings.HasPrefix(u, mdaUnique) }
+
+// mdaUniqueFor is the unique field of an MDA delivery: "-" and a digest
+// of the Message-ID, "-" alone when it has none.
+func mdaUniqueFor(messageID string) string {
+	id := strings.Trim(messageID, "<>")
+	if id == "" {
+		return mdaUnique
+	}
+	sum := sha256.Sum256([]byte(id))
+	return mdaUnique + hex.EncodeToString(sum[:12])
+}
+
+// fetchMeta is what collect gathers from one FETCH response.
+type fetchMeta struct {
+	uid      imap.UID
+	flags    []imap.Flag
+	hasFlags bool
+	size     int64
+	date     time.Time
+	envelope *imap.Envelope
+	header   []byte // a HEADER.FIELDS section, at most maxHeaderRead bytes
+}
+
+// collect reads one FETCH response without bodies larger than a header.
+// It replaces go-imap's Collect, which on a failed literal reads it again
+// to discard it (see literalGuard): here a failed literal marks the
+// session and the caller must abort and drain.
+func (s *session) collect(msg *imapclient.FetchMessageData) (*fetchMeta, error) {
+	m := &fetchMeta{}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			m.uid = it.UID
+		case imapclient.FetchItemDataFlags:
+			m.flags, m.hasFlags = it.Flags, true
+		case imapclient.FetchItemDataRFC822Size:
+			m.size = it.Size
+		case imapclient.FetchItemDataInternalDate:
+			m.date = it.Time
+		case imapclient.FetchItemDataEnvelope:
+			m.envelope = it.Envelope
+		case imapclient.FetchItemDataBodySection:
+			if it.Literal == nil {
+				continue
+			}
+			g := &literalGuard{r: it.Literal, size: it.Literal.Size(), s: s}
+			b, err := io.ReadAll(io.LimitReader(g, maxHeaderRead))
+			if err != nil {
+				return nil, err
+			}
+			m.header = b
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,709 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+)
+
+// stateJournal is the part of maildir.Journal a folder sync uses; a dry
+// run gets one that writes nothing.
+type stateJournal interface {
+	Append(recs ...[]byte) error
+	Sync() error
+	Rewrite(recs [][]byte) error
+	Close() error
+}
+
+// dryJournal is the journal of a dry run: it drops every record.
+type dryJournal struct{}
+
+func (dryJournal) Append(...[]byte) error { return nil }
+func (dryJournal) Sync() error            { return nil }
+func (dryJournal) Rewrite([][]byte) error { return nil }
+func (dryJournal) Close() error           { return nil }
+
+// folderRun is the sync of one folder over one session.
+type folderRun struct {
+	e    *engine
+	s    *session
+	job  *folderJob
+	name string
+	dry  bool
+	mda  bool
+
+	st *folderState
+	j  stateJournal
+	// dirty: records were appended since the journal was last compacted.
+	dirty bool
+	// keep: close without touching the journal (the folder goes to another
+	// worker).
+	keep bool
+
+	mf     *maildir.Folder // the local folder; nil with an MDA and in a dry run
+	target maildir.Target  // where new messages go; nil in a dry run
+	local  *localIndex     // nil with an MDA, or in a dry run without a store
+	// refetch: deliveries left pending by a crash whose file is missing.
+	// They stay pending in the state until fetched again or expunged.
+	refetch map[imap.UID]bool
+
+	sel       *imap.SelectData
+	condStore bool
+	// rematched: the state was rebuilt in this run; serverFlags holds the
+	// flags the rebuild fetched, so no flag FETCH is needed.
+	rematched   bool
+	serverFlags map[imap.UID]maildir.Flags
+
+	// softErr is the first error that did not stop the folder (one file
+	// that could not be renamed): the folder completes and reports it.
+	softErr error
+
+	delivered int
+	bytes     int64
+}
+
+// statePath is where a folder's journal lives.
+func (e *engine) statePath(folder string) string {
+	return filepath.Join(e.stateDir, stateFileName(folder))
+}
+
+// syncFolder syncs one folder. An error fails this folder only.
+// connect returns the worker's connection, dialing it when needed: only
+// folders that need more than the LIST-STATUS cost a connection.
+func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (*session, error)) (err error) {
+	r := &folderRun{
+		e: e, job: job, name: job.f.name,
+		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
+		refetch:   map[imap.UID]bool{},
+		condStore: e.caps.Has(imap.CapCondStore),
+	}
+	if err := r.open(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := r.close(err == nil); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err == nil && r.softErr != nil {
+			err = r.softErr
+		}
+		if err == nil {
+			e.emit(report.Event{Kind: report.FolderDone, Folder: r.name, Count: int64(r.delivered), Bytes: r.bytes})
+		}
+	}()
+	if err := r.resolvePending(); err != nil {
+		return err
+	}
+	if r.canSkip() {
+		e.emit(report.Event{Kind: report.FolderStart, Folder: r.name})
+		return nil
+	}
+	if r.s, err = connect(); err != nil {
+		r.keep = true // given back or failed before any change: nothing to record
+		return err
+	}
+	return r.syncSelected(ctx)
+}
+
+// open loads the folder's state and scans its local copy.
+func (r *folderRun) open() error {
+	path := r.e.statePath(r.name)
+	var recs [][]byte
+	if r.dry {
+		var err error
+		recs, err = readJournal(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return damagedState(r.name, path, err)
+		}
+		r.j = dryJournal{}
+	} else {
+		j, rs, err := maildir.OpenJournal(path)
+		if err != nil {
+			if failure.KindOf(err) == failure.LocalIO {
+				return fmt.Errorf("imap: %s: state: %w", r.name, err)
+			}
+			return damagedState(r.name, path, err)
+		}
+		r.j, recs = j, rs
+	}
+	st, err := parseState(r.name, recs)
+	if err != nil {
+		r.j.Close()
+		return damagedState(r.name, path, err)
+	}
+	r.st = st
+	if len(recs) == 0 {
+		r.append(recV(), recN(r.name))
+	}
+
+	switch {
+	case r.mda:
+		r.target = r.e.opt.MDA
+	case r.dry:
+		if r.job.dir != "" {
+			entries, err := scanReadOnly(r.job.dir)
+			if err != nil {
+				r.j.Close()
+				return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: %s: %w", r.name, err))
+			}
+			r.local = newLocalIndex(entries)
+		}
+	default:
+		mf, err := r.e.opt.Store.Folder(r.job.f.path)
+		if err != nil {
+			r.j.Close()
+			return fmt.Errorf("imap: %s: %w", r.name, err)
+		}
+		entries, err := mf.Scan()
+		if err != nil {
+			r.j.Close()
+			return fmt.Errorf("imap: %s: %w", r.name, err)
+		}
+		r.mf, r.target, r.local = mf, mf, newLocalIndex(entries)
+	}
+	return nil
+}
+
+// damagedState is the error for a state that cannot be read. Moving it
+// away is safe: the folder's state is then rebuilt from the Maildir by
+// re-matching, and nothing is fetched twice.
+func damagedState(folder, path string, err error) error {
+	return failure.Wrap(failure.LocalIO, fmt.Errorf(
+		"imap: %s: state %s is damaged (%v): move it away and run again to rebuild it from the Maildir (nothing is fetched twice)", folder, path, err))
+}
+
+// append journals records (nothing in a dry run). Callers Sync where a
+// later step depends on the records being durable.
+func (r *folderRun) append(recs ...[]byte) {
+	if r.dry || len(recs) == 0 {
+		return
+	}
+	if err := r.j.Append(recs...); err != nil {
+		r.soft(err)
+		return
+	}
+	r.dirty = true
+}
+
+func (r *folderRun) syncJournal() error {
+	if r.dry || !r.dirty {
+		return nil
+	}
+	return r.j.Sync()
+}
+
+// soft records an error that does not stop the folder.
+func (r *folderRun) soft(err error) {
+	if r.softErr == nil {
+		r.softErr = err
+	}
+}
+
+// close compacts the journal (the in-memory state mirrors it) and closes
+// it. The status mark that lets the next run skip the folder was set only
+// if the sync completed; after a failure it is cleared.
+func (r *folderRun) close(ok bool) error {
+	defer r.j.Close()
+	if r.dry || (r.keep && !r.dirty) {
+		return nil
+	}
+	if (!ok || r.softErr != nil) && r.st.status.valid {
+		r.st.status = statusMark{}
+		r.dirty = true
+	}
+	if !r.dirty && r.sel == nil {
+		return nil // skipped, nothing new to record
+	}
+	r.st.vanished = false
+	if err := r.j.Rewrite(r.st.snapshot()); err != nil {
+		return fmt.Errorf("imap: %s: state: %w", r.name, err)
+	}
+	r.dirty = false
+	return nil
+}
+
+// resolvePending settles the deliveries a crash left in doubt (DESIGN
+// invariant 2): found in the folder means delivered; missing means fetch
+// again. An MDA leaves nothing to look for: its pending deliveries are
+// fetched again, which may duplicate (never lose) a message.
+func (r *folderRun) resolvePending() error {
+	if len(r.st.pending) == 0 {
+		return nil
+	}
+	uids := make([]imap.UID, 0, len(r.st.pending))
+	for u := range r.st.pending {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	for _, u := range uids {
+		p := r.st.pending[u]
+		switch {
+		case r.mda || isMDAUnique(p.unique):
+			r.refetch[u] = true
+		case r.local == nil:
+			// A dry run without a store cannot look: assume delivered.
+		default:
+			if _, ok := r.local.find(p.unique); ok {
+				r.st.msgs[u] = p
+				delete(r.st.pending, u)
+				r.append(recD(u))
+			} else {
+				r.refetch[u] = true
+			}
+		}
+	}
+	return r.syncJournal()
+}
+
+// canSkip reports whether the folder needs no SELECT at all: STATUS says
+// the same as when its last sync completed (UIDVALIDITY, UIDNEXT,
+// MESSAGES, and HIGHESTMODSEQ, without which flag changes on the server
+// cannot be seen), and nothing changed locally.
+func (r *folderRun) canSkip() bool {
+	stt, mark := r.job.f.status, r.st.status
+	switch {
+	case stt == nil || !mark.valid || r.st.uidValidity == 0 || len(r.refetch) > 0:
+		return false
+	case stt.UIDValidity != r.st.uidValidity || stt.UIDValidity != mark.uidValidity:
+		return false
+	case stt.UIDNext != mark.uidNext || stt.NumMessages == nil || *stt.NumMessages != mark.messages:
+		return false
+	}
+	if r.mda {
+		return true
+	}
+	if !r.condStore || stt.HighestModSeq == 0 || stt.HighestModSeq != mark.highestModSeq {
+		return false
+	}
+	return !r.localChanged()
+}
+
+// localChanged reports whether a mail reader changed a message since the
+// last sync: flags, or a file removed.
+func (r *folderRun) localChanged() bool {
+	if r.local == nil {
+		return false
+	}
+	for _, m := range r.st.msgs {
+		if m.localGone {
+			if r.e.opt.ExpungeRemote {
+				return true
+			}
+			continue
+		}
+		e, ok := r.local.find(m.unique)
+		if !ok || synced(e.Flags) != m.flags {
+			return true
+		}
+	}
+	return false
+}
+
+// msgPlan is what a sync does to one known message.
+type msgPlan struct {
+	uid                         imap.UID
+	m                           *msgRecord
+	entry                       maildir.Entry
+	base, server, local, result maildir.Flags
+}
+
+// syncSelected is the sync of a folder that needs a SELECT.
+func (r *folderRun) syncSelected(ctx context.Context) error {
+	s := r.s
+	sel, err := s.c.Select(r.name, &imap.SelectOptions{ReadOnly: r.dry || r.mda, CondStore: r.condStore}).Wait()
+	if err != nil {
+		return s.fail(fmt.Errorf("imap: SELECT %q: %w", r.name, err))
+	}
+	r.sel = sel
+	if sel.HighestModSeq == 0 {
+		r.condStore = false // NOMODSEQ: this mailbox keeps no mod-sequences
+	}
+
+	switch {
+	case r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
+		if err := r.rematch(ctx, fmt.Sprintf("UIDVALIDITY changed from %d to %d", r.st.uidValidity, sel.UIDValidity)); err != nil {
+			return err
+		}
+	case r.st.uidValidity == 0 && len(r.st.msgs) == 0 && r.local != nil && len(r.local.all) > 0:
+		if err := r.rematch(ctx, "no state for this folder, but mail in its local copy"); err != nil {
+			return err
+		}
+	case r.st.uidValidity == 0:
+		r.st.uidValidity = sel.UIDValidity
+		r.append(recU(sel.UIDValidity))
+	}
+
+	server, consistent, err := r.searchAll(ctx)
+	if err != nil {
+		return err
+	}
+	onServer := make(map[imap.UID]bool, len(server))
+	for _, u := range server {
+		onServer[u] = true
+	}
+	if !consistent {
+		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name,
+			Text: "the server's list of messages did not match its message count; deletions are left for the next run"})
+	}
+
+	// New: above the last UID handled and not known, plus deliveries a
+	// crash left undone.
+	var fresh []imap.UID
+	for _, u := range server {
+		if (u > r.st.last && !r.st.known(u)) || r.refetch[u] {
+			fresh = append(fresh, u)
+		}
+	}
+
+	var plans []*msgPlan
+	var expunged, localGone, expungeRemote []imap.UID
+	if !r.mda {
+		if !r.rematched {
+			if r.serverFlags, err = r.fetchFlags(ctx); err != nil {
+				return err
+			}
+		}
+		plans, localGone, expungeRemote = r.planFlags(onServer)
+	}
+	if consistent {
+		for u := range r.st.msgs {
+			if !onServer[u] {
+				expunged = append(expunged, u)
+			}
+		}
+		for u := range r.st.pending {
+			if !onServer[u] {
+				expunged = append(expunged, u)
+			}
+		}
+		slices.Sort(expunged)
+	}
+
+	metas, err := r.prepass(ctx, fresh, server)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, m := range metas {
+		total += m.size
+	}
+	r.e.emit(report.Event{Kind: report.FolderStart, Folder: r.name, Count: int64(len(metas)), Bytes: total})
+
+	if r.dry {
+		r.reportDry(metas, plans, expunged, expungeRemote)
+		return nil
+	}
+
+	if err := r.fetchNew(ctx, metas, server); err != nil {
+		return err
+	}
+	var undelivered []imap.UID
+	for _, u := range fresh {
+		if !r.st.known(u) || r.refetch[u] {
+			undelivered = append(undelivered, u)
+		}
+	}
+	// last moves up to the highest UID on the server, but never past a new
+	// message that was not delivered: it must be fetched next time.
+	newLast := r.st.last
+	if len(server) > 0 {
+		newLast = max(newLast, server[len(server)-1])
+	}
+	for _, u := range undelivered {
+		if u > r.st.last && u-1 < newLast {
+			newLast = u - 1
+		}
+	}
+	if newLast != r.st.last {
+		r.st.last = newLast
+		r.append(recL(newLast))
+	}
+
+	if err := r.applyFlags(ctx, plans); err != nil {
+		return err
+	}
+	r.applyExpunged(expunged)
+	for _, u := range localGone {
+		if m := r.st.msgs[u]; m != nil && !m.localGone {
+			m.localGone = true
+			r.append(recR(u))
+		}
+	}
+	if err := r.expungeRemote(ctx, expungeRemote); err != nil {
+		return err
+	}
+	if err := r.syncJournal(); err != nil {
+		return fmt.Errorf("imap: %s: state: %w", r.name, err)
+	}
+
+	if r.softErr == nil {
+		r.st.status = statusMark{valid: true, uidValidity: sel.UIDValidity, uidNext: sel.UIDNext,
+			messages: sel.NumMessages, highestModSeq: sel.HighestModSeq}
+		if r.condStore {
+			r.st.modSeq = sel.HighestModSeq
+		}
+	}
+	return nil
+}
+
+// searchAll returns the UIDs of the selected folder, sorted, and whether
+// their number matched the folder's message count: only then may a known
+// message missing from the list be taken for expunged.
+func (r *folderRun) searchAll(ctx context.Context) ([]imap.UID, bool, error) {
+	s := r.s
+	// go-imap completes SELECT's Wait before it records the selected
+	// mailbox, so Mailbox() may still be nil (or stale) right after it:
+	// the SELECT's own count comes first, Mailbox() only after a later
+	// command completed.
+	exists := r.sel.NumMessages
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		if exists == 0 && attempt == 0 {
+			return nil, true, nil
+		}
+		var opts *imap.SearchOptions
+		if s.caps.Has(imap.CapESearch) {
+			opts = &imap.SearchOptions{ReturnAll: true}
+		}
+		data, err := s.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+		if err != nil {
+			return nil, false, s.fail(fmt.Errorf("imap: %s: UID SEARCH ALL: %w", r.name, err))
+		}
+		limit := int(exists)*2 + 1024 // room for mail arriving meanwhile
+		uids, ok := uidList(data.All, limit)
+		if !ok {
+			return nil, false, failure.New(failure.Other, fmt.Sprintf("imap: %s: UID SEARCH answered an impossible set for %d messages", r.name, exists))
+		}
+		if mbox := s.c.Mailbox(); mbox != nil {
+			exists = mbox.NumMessages
+		}
+		if len(uids) == int(exists) {
+			return uids, true, nil
+		}
+		if attempt >= 1 {
+			return uids, false, nil
+		}
+		// Mail arrived or left between the count and the search: a NOOP
+		// brings the count up to date, then search again.
+		if err := s.c.Noop().Wait(); err != nil {
+			return nil, false, s.fail(fmt.Errorf("imap: %s: NOOP: %w", r.name, err))
+		}
+		mbox := s.c.Mailbox()
+		if mbox == nil {
+			return nil, false, s.fail(fmt.Errorf("imap: %s: the server closed the folder", r.name))
+		}
+		exists = mbox.NumMessages
+	}
+}
+
+// fetchFlags returns the server's flags of known messages: those changed
+// since the last sync's HIGHESTMODSEQ with CONDSTORE (a message not listed
+// kept its base flags), else all of them.
+func (r *folderRun) fetchFlags(ctx context.Context) (map[imap.UID]maildir.Flags, error) {
+	var maxUID imap.UID
+	n := 0
+	for u, m := range r.st.msgs {
+		if !m.localGone {
+			maxUID = max(maxUID, u)
+			n++
+		}
+	}
+	set, ok := rangeUpTo(maxUID)
+	if !ok || n == 0 {
+		return map[imap.UID]maildir.Flags{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts := &imap.FetchOptions{UID: true, Flags: true}
+	// A HIGHESTMODSEQ lower than the one merged means the server rebuilt
+	// its index without a new UIDVALIDITY: CHANGEDSINCE would miss changes.
+	if r.condStore && r.st.modSeq > 0 && r.sel.HighestModSeq >= r.st.modSeq {
+		opts.ChangedSince = r.st.modSeq
+	}
+	cmd := r.s.c.Fetch(set, opts)
+	out := map[imap.UID]maildir.Flags{}
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := r.s.collect(msg)
+		if err != nil {
+			r.s.abort()
+			r.s.drain(cmd)
+			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
+		}
+		if m.uid != 0 && m.hasFlags {
+			out[m.uid] = fromIMAP(m.flags)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
+	}
+	return out, nil
+}
+
+// planFlags merges the flags of every known message still on the server,
+// and sorts out those whose local file is gone: with ExpungeRemote they
+// are to be expunged on the server, else they are marked gone locally and
+// left on the server.
+func (r *folderRun) planFlags(onServer map[imap.UID]bool) (plans []*msgPlan, localGone, expungeRemote []imap.UID) {
+	uids := make([]imap.UID, 0, len(r.st.msgs))
+	for u := range r.st.msgs {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	for _, u := range uids {
+		m := r.st.msgs[u]
+		if !onServer[u] || isMDAUnique(m.unique) {
+			continue
+		}
+		if m.localGone {
+			if r.e.opt.ExpungeRemote {
+				expungeRemote = append(expungeRemote, u)
+			}
+			continue
+		}
+		p := &msgPlan{uid: u, m: m, base: m.flags, server: m.flags, local: m.flags}
+		if f, ok := r.serverFlags[u]; ok {
+			p.server = f
+		}
+		if r.local != nil {
+			e, ok := r.local.find(m.unique)
+			if !ok {
+				if r.e.opt.ExpungeRemote {
+					expungeRemote = append(expungeRemote, u)
+				} else {
+					localGone = append(localGone, u)
+				}
+				continue
+			}
+			p.entry, p.local = e, synced(e.Flags)
+		}
+		p.result = mergeFlags(p.base, p.server, p.local)
+		if p.result != p.base || p.result != p.server || p.result != p.local {
+			plans = append(plans, p)
+		}
+	}
+	return plans, localGone, expungeRemote
+}
+
+// applyExpunged removes the local copies of messages expunged on the
+// server and forgets them.
+func (r *folderRun) applyExpunged(uids []imap.UID) {
+	for _, u := range uids {
+		m := r.st.msgs[u]
+		if m == nil {
+			m = r.st.pending[u]
+		}
+		if m != nil && r.mf != nil && !isMDAUnique(m.unique) && !m.localGone {
+			if e, ok := r.local.find(m.unique); ok {
+				if err := r.mf.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					r.soft(fmt.Errorf("imap: %s: %w", r.name, err))
+					continue
+				}
+				r.e.add(func(res *Result) { res.RemovedLocal++ })
+				r.e.emit(report.Event{Kind: report.Deleted, Folder: r.name, ServerID: uidStr(u), Path: e.Path, Local: true})
+			}
+		}
+		delete(r.st.msgs, u)
+		delete(r.st.pending, u)
+		delete(r.refetch, u)
+		r.append(recX(u))
+	}
+}
+
+// expungeRemote deletes from the server the messages deleted locally:
+// \Deleted on exactly those UIDs, then UID EXPUNGE of exactly those UIDs
+// (UIDPLUS). Never a plain EXPUNGE, which would also remove other
+// messages marked \Deleted, and never go-imap's MOVE fallback.
+func (r *folderRun) expungeRemote(ctx context.Context, uids []imap.UID) error {
+	set, ok := uidSetOf(uids)
+	if !ok {
+		return nil
+	}
+	s := r.s
+	if !s.caps.Has(imap.CapUIDPlus) {
+		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
+			"%d message(s) deleted locally stay on the server: it lacks UIDPLUS, and a plain EXPUNGE could remove other mail", len(uids))})
+		for _, u := range uids {
+			if m := r.st.msgs[u]; m != nil && !m.localGone {
+				m.localGone = true
+				r.append(recR(u))
+			}
+		}
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	store := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
+	if err := store.Close(); err != nil {
+		return s.fail(fmt.Errorf("imap: %s: UID STORE +FLAGS (\\Deleted): %w", r.name, err))
+	}
+	exp := s.c.UIDExpunge(set)
+	if err := exp.Close(); err != nil {
+		return s.fail(fmt.Errorf("imap: %s: UID EXPUNGE: %w", r.name, err))
+	}
+	for _, u := range uids {
+		delete(r.st.msgs, u)
+		r.append(recX(u))
+		r.e.emit(report.Event{Kind: report.Deleted, Folder: r.name, ServerID: uidStr(u)})
+	}
+	r.e.add(func(res *Result) { res.RemovedRemote += len(uids) })
+	return nil
+}
+
+// reportDry emits what a run would do, and does nothing.
+func (r *folderRun) reportDry(metas []*newMsg, plans []*msgPlan, expunged, expungeRemote []imap.UID) {
+	for _, m := range metas {
+		ev := report.Event{Kind: report.WouldFetch, Folder: r.name, ServerID: uidStr(m.uid), Size: m.size, Flags: string(m.flags)}
+		if env := m.envelope; env != nil {
+			ev.Subject, ev.MessageID, ev.Date = env.Subject, env.MessageID, env.Date
+			if len(env.From) > 0 {
+				a := env.From[0]
+				ev.From = a.Addr()
+				if a.Name != "" {
+					ev.From = a.Name + " <" + a.Addr() + ">"
+				}
+			}
+		}
+		r.e.emit(ev)
+	}
+	for _, p := range plans {
+		if p.result != p.server {
+			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result),
+				Text: fmt.Sprintf("would set flags %q on the server (now %q)", p.result, p.server)})
+		}
+		if p.result != p.local && r.local != nil {
+			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result), Local: true,
+				Path: p.entry.Path, Text: fmt.Sprintf("would set flags %q locally (now %q)", p.result, p.local)})
+		}
+	}
+	for _, u := range expunged {
+		m := r.st.msgs[u]
+		if m == nil || r.local == nil || m.localGone || isMDAUnique(m.unique) {
+			continue
+		}
+		if e, ok := r.local.find(m.unique); ok {
+			r.e.emit(report.Event{Kind: report.WouldDelete, Folder: r.name, ServerID: uidStr(u), Path: e.Path, Local: true,
+				Text: "expunged on the server"})
+		}
+	}
+	if len(expungeRemote) > 0 && !r.s.caps.Has(imap.CapUIDPlus) {
+		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
+			"%d message(s) deleted locally would stay on the server: it lacks UIDPLUS", len(expungeRemote))})
+		return
+	}
+	for _, u := range expungeRemote {
+		r.e.emit(report.Event{Kind: report.WouldDelete, Folder: r.name, ServerID: uidStr(u), Text: "deleted locally"})
+	}
+}

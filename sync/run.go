@@ -1,0 +1,544 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
+	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/transport"
+)
+
+// Options configures a sync run of one account.
+type Options struct {
+	Account  string
+	Host     string
+	Port     int // 0: 993 with implicit TLS, 143 otherwise
+	Security transport.Security
+	Timeouts transport.Timeouts
+	User     string
+	Secret   string // password or OAuth2 token, already resolved
+	Auth     string // auto|login|plain|xoauth2|oauthbearer
+
+	// Store is the local Maildir tree; nil when MDA is set. In a dry run
+	// it may be nil (nothing local exists yet, or the caller does not want
+	// it created): then the local side is taken to be as the state says.
+	Store *maildir.Store
+	// MDA turns the sync into a one-way fetch of new mail into a command:
+	// UIDs are tracked in the state, flags and deletions are not.
+	MDA *maildir.MDA
+	// StateDir is the account's state directory: it exists, and the caller
+	// holds the account's lock. The IMAP state lives in StateDir/imap/.
+	StateDir string
+	// Patterns select folders as mbsync's Patterns do: "*", "%", "!Trash";
+	// later patterns win. Default {"*"}.
+	Patterns []string
+	// Jobs is how many folders sync in parallel, each over a connection of
+	// its own: default 4, at most 8 (servers limit connections per user;
+	// Dovecot to 10).
+	Jobs int
+	// ExpungeRemote removes from the server (UID EXPUNGE, UIDPLUS only)
+	// what was deleted locally. Without it a local deletion stays local.
+	ExpungeRemote bool
+	// DryRun connects and reports exactly what would be done, on both
+	// sides, and writes nothing: no state, no Maildir, no STORE.
+	DryRun bool
+
+	Sink  report.Sink // nil: events are dropped
+	Trace io.Writer   // protocol transcript (credentials redacted); nil: off
+}
+
+// Result counts what a run did.
+type Result struct {
+	Folders       int // folders synced (or checked) without error
+	Delivered     int
+	FlagsPushed   int // messages whose flags were changed on the server
+	FlagsPulled   int // messages whose flags were changed locally
+	RemovedLocal  int // local files removed because the server expunged them
+	RemovedRemote int // messages expunged on the server (ExpungeRemote)
+	Failed        int // folders that failed
+	Bytes         int64
+}
+
+// Job limits.
+const (
+	defaultJobs = 4
+	maxJobs     = 8
+)
+
+// engine is one run: options, results, events.
+type engine struct {
+	opt      *Options
+	stateDir string      // StateDir/imap
+	caps     imap.CapSet // of the first connection: the server's
+
+	mu  gosync.Mutex
+	res Result
+}
+
+func (e *engine) emit(ev report.Event) {
+	ev.Time = time.Now()
+	ev.Account = e.opt.Account
+	ev.Protocol = "imap"
+	e.opt.Sink.Emit(ev)
+}
+
+func (e *engine) add(f func(r *Result)) {
+	e.mu.Lock()
+	f(&e.res)
+	e.mu.Unlock()
+}
+
+func (e *engine) result() Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.res
+}
+
+// check validates the options; errors are failure.Usage.
+func (o *Options) check(needTarget bool) error {
+	if o.Host == "" {
+		return failure.New(failure.Usage, "imap: no host given")
+	}
+	if needTarget {
+		if o.Store != nil && o.MDA != nil {
+			return failure.New(failure.Usage, "imap: both a Maildir and an MDA given")
+		}
+		if o.Store == nil && o.MDA == nil && !o.DryRun {
+			return failure.New(failure.Usage, "imap: no Maildir and no MDA given")
+		}
+		if o.StateDir == "" {
+			return failure.New(failure.Usage, "imap: no state directory given")
+		}
+	}
+	return nil
+}
+
+// keepAliveEvery is how often a NOOP keeps a connection busy during long
+// local work: well within the IO timeout.
+func (e *engine) keepAliveEvery() time.Duration {
+	io := e.opt.Timeouts.IO
+	if io <= 0 {
+		io = transport.DefaultIOTimeout
+	}
+	return max(io/3, time.Second)
+}
+
+func (o *Options) jobs() int {
+	switch {
+	case o.Jobs <= 0:
+		return defaultJobs
+	case o.Jobs > maxJobs:
+		return maxJobs
+	}
+	return o.Jobs
+}
+
+// Run syncs the account's selected folders: new messages fetched
+// (BODY.PEEK, so the server's \Seen is untouched), flags merged both ways,
+// server expunges applied locally, local deletions pushed when
+// ExpungeRemote. Folders sync in parallel; one folder's failure is
+// reported (report.Error) while the others complete, and Run then returns
+// a failure.Partial error. A failure to connect or log in fails the run
+// with its kind (Temporary, Auth, ...).
+func Run(ctx context.Context, opt Options) (Result, error) {
+	if opt.Sink == nil {
+		opt.Sink = report.Discard
+	}
+	e := &engine{opt: &opt, stateDir: filepath.Join(opt.StateDir, "imap")}
+	if err := opt.check(true); err != nil {
+		return Result{}, err
+	}
+	e.emit(report.Event{Kind: report.AccountStart})
+	err := e.run(ctx)
+	e.emit(report.Event{Kind: report.AccountDone, Err: err})
+	return e.result(), err
+}
+
+func (e *engine) run(ctx context.Context) error {
+	if !e.opt.DryRun {
+		if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+			return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: state directory: %w", err))
+		}
+	}
+	first, err := dial(ctx, e.opt)
+	if err != nil {
+		return err
+	}
+	e.caps = first.caps
+	folders, err := first.listFolders(ctx, true, false)
+	if err != nil {
+		first.close()
+		return err
+	}
+	jobs, failed := e.plan(folders)
+	e.noticeVanished(folders)
+
+	// Workers take folders from a queue, each over its own connection; the
+	// first uses the connection that listed. A worker that cannot connect
+	// leaves the folders to the others (the server may limit connections
+	// per user); only the first worker fails folders for want of one.
+	q := newJobQueue(jobs)
+	n := min(e.opt.jobs(), max(len(jobs), 1))
+	var wg gosync.WaitGroup
+	var failedMu gosync.Mutex
+	for w := range n {
+		var s *session
+		if w == 0 {
+			s = first
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range e.worker(ctx, s, q, w == 0) {
+				failedMu.Lock()
+				failed = append(failed, err)
+				failedMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("imap: %w", context.Cause(ctx))
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	// Some folders failed: Partial when others completed; when every
+	// folder failed the same way (the network went down), that kind.
+	kind := failure.KindOf(failed[0])
+	for _, err := range failed[1:] {
+		if failure.KindOf(err) != kind {
+			kind = failure.Partial
+		}
+	}
+	total := len(jobs) + countPlanned(failed)
+	if len(failed) < total {
+		kind = failure.Partial
+	}
+	msg := fmt.Sprintf("imap: %d of %d folders failed", len(failed), total)
+	if len(failed) == 1 {
+		msg += ": " + failed[0].Error()
+	}
+	return failure.Wrap(kind, errors.New(msg))
+}
+
+// jobQueue hands folders to workers. A worker that cannot open a
+// connection gives its folder back; the first worker, which has one from
+// the start, waits for such folders until no other worker holds any.
+type jobQueue struct {
+	mu       gosync.Mutex
+	cond     *gosync.Cond
+	jobs     []*folderJob
+	inflight int
+}
+
+func newJobQueue(jobs []*folderJob) *jobQueue {
+	q := &jobQueue{jobs: jobs}
+	q.cond = gosync.NewCond(&q.mu)
+	return q
+}
+
+// take returns the next folder, or nil when there is none left; with wait
+// it waits while folders are out with other workers.
+func (q *jobQueue) take(wait bool) *folderJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.jobs) == 0 {
+		if !wait || q.inflight == 0 {
+			return nil
+		}
+		q.cond.Wait()
+	}
+	j := q.jobs[0]
+	q.jobs = q.jobs[1:]
+	q.inflight++
+	return j
+}
+
+func (q *jobQueue) done(giveBack *folderJob) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if giveBack != nil {
+		q.jobs = append(q.jobs, giveBack)
+	}
+	q.inflight--
+	q.cond.Broadcast()
+}
+
+// errNoConnection marks a folder a secondary worker could not sync for
+// want of a connection: it goes back to the queue.
+var errNoConnection = errors.New("no connection")
+
+// worker syncs folders from q until it is empty. It dials only when a
+// folder needs the server beyond the LIST-STATUS (most do not, on a run
+// with nothing new), and again after its connection broke. It returns the
+// errors of the folders that failed.
+func (e *engine) worker(ctx context.Context, s *session, q *jobQueue, primary bool) []error {
+	var errs []error
+	defer func() {
+		if s != nil {
+			s.close()
+		}
+	}()
+	connect := func() (*session, error) {
+		if s != nil && !s.alive() {
+			s.close()
+			s = nil
+		}
+		if s == nil {
+			var err error
+			if s, err = dial(ctx, e.opt); err != nil {
+				if !primary {
+					return nil, fmt.Errorf("%w: %w", errNoConnection, err)
+				}
+				return nil, err
+			}
+		}
+		return s, nil
+	}
+	for {
+		job := q.take(primary)
+		if job == nil {
+			return errs
+		}
+		var err error
+		if ctx.Err() != nil {
+			err = fmt.Errorf("imap: %w", context.Cause(ctx))
+		} else {
+			err = e.syncFolder(ctx, job, connect)
+		}
+		if errors.Is(err, errNoConnection) {
+			// The server may limit connections per user: leave the
+			// folder to a worker that has one.
+			q.done(job)
+			return errs
+		}
+		q.done(nil)
+		if err != nil {
+			e.folderFailed(job, err)
+			errs = append(errs, err)
+			continue
+		}
+		e.add(func(r *Result) { r.Folders++ })
+	}
+}
+
+func (e *engine) folderFailed(job *folderJob, err error) {
+	e.add(func(r *Result) { r.Failed++ })
+	e.emit(report.Event{Kind: report.Error, Folder: job.f.name, Err: err})
+	e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.name, Err: err})
+}
+
+// folderJob is one folder to sync.
+type folderJob struct {
+	f   *serverFolder
+	dir string // local directory; "" with an MDA or without a store
+}
+
+// plan selects the folders to sync: selectable, matched by the patterns,
+// and mapped safely to a local directory. A name that cannot be mapped is
+// reported and skipped: it counts as a failed folder until a pattern
+// excludes it. Two server names that would share a directory are an error
+// for the second.
+func (e *engine) plan(folders []*serverFolder) ([]*folderJob, []error) {
+	var jobs []*folderJob
+	var errs []error
+	dirs := map[string]string{}
+	fail := func(f *serverFolder, err error) {
+		e.add(func(r *Result) { r.Failed++ })
+		e.emit(report.Event{Kind: report.Error, Folder: f.name, Err: err})
+		errs = append(errs, planError{err})
+	}
+	for _, f := range folders {
+		if !f.selectable || !selected(e.opt.Patterns, f.path) {
+			continue
+		}
+		if e.opt.MDA != nil {
+			jobs = append(jobs, &folderJob{f: f})
+			continue
+		}
+		dir, err := e.localDir(f)
+		if err != nil {
+			fail(f, failure.Wrap(failure.Other, fmt.Errorf(
+				"imap: folder %q is skipped: its name cannot be mapped to a local folder safely (%w); exclude it with the pattern \"!%s\"", f.name, err, strings.Join(f.path, "/"))))
+			continue
+		}
+		if dir != "" {
+			if other, dup := dirs[dir]; dup {
+				fail(f, failure.Wrap(failure.Other, fmt.Errorf("imap: folder %q is skipped: it maps to %s like folder %q", f.name, dir, other)))
+				continue
+			}
+			dirs[dir] = f.name
+		}
+		jobs = append(jobs, &folderJob{f: f, dir: dir})
+	}
+	return jobs, errs
+}
+
+// planError is a folder that failed before it was synced: it counts in the
+// total of folders.
+type planError struct{ error }
+
+func (p planError) Unwrap() error { return p.error }
+
+func countPlanned(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if _, ok := err.(planError); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// noticeVanished reports, once, each folder that has a state but is gone
+// from the server. Its local copy is left alone: a folder missing from a
+// LIST is not proof enough to delete mail (DESIGN invariant 5).
+func (e *engine) noticeVanished(folders []*serverFolder) {
+	onServer := map[string]bool{}
+	for _, f := range folders {
+		if f.selectable {
+			onServer[f.name] = true
+		}
+	}
+	entries, err := os.ReadDir(e.stateDir)
+	if err != nil {
+		return
+	}
+	var gone []string
+	for _, ent := range entries {
+		base, ok := strings.CutSuffix(ent.Name(), ".journal")
+		if !ok || strings.HasPrefix(base, ".") {
+			continue
+		}
+		// The file name spells the folder's name; only the state of a
+		// folder not on the server is read (to be sure of its name, and
+		// whether it was noticed before).
+		if name, err := maildir.UnescapeFolderElem(base); err == nil && !strings.Contains(base, "~") && onServer[name] {
+			continue
+		}
+		path := filepath.Join(e.stateDir, ent.Name())
+		recs, err := readJournal(path)
+		if err != nil || len(recs) == 0 {
+			continue
+		}
+		st, err := parseStateAny(recs)
+		if err != nil || st.name == "" || onServer[st.name] || st.vanished {
+			continue
+		}
+		if !selected(e.opt.Patterns, splitName(st.name, '/')) && !selected(e.opt.Patterns, splitName(st.name, '.')) {
+			continue
+		}
+		gone = append(gone, st.name)
+		if !e.opt.DryRun {
+			if j, _, err := maildir.OpenJournal(path); err == nil {
+				_ = j.Append(recG(true))
+				_ = j.Sync()
+				_ = j.Close()
+			}
+		}
+	}
+	slices.Sort(gone)
+	for _, name := range gone {
+		e.emit(report.Event{Kind: report.Notice, Folder: name,
+			Text: fmt.Sprintf("folder %q no longer exists on the server; its local copy is left alone", name)})
+	}
+}
+
+// FolderInfo describes one folder for List.
+type FolderInfo struct {
+	Name      string // as the server names it (UTF-8)
+	Messages  int
+	Unseen    int
+	Path      string // local directory; "" without a store
+	Delimiter string // the server's hierarchy delimiter; "" when flat
+}
+
+// List returns the selectable folders the patterns select, with their
+// message and unseen counts and local directories. It writes nothing.
+func List(ctx context.Context, opt Options) ([]FolderInfo, error) {
+	if err := opt.check(false); err != nil {
+		return nil, err
+	}
+	if opt.Sink == nil {
+		opt.Sink = report.Discard
+	}
+	e := &engine{opt: &opt}
+	s, err := dial(ctx, &opt)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	folders, err := s.listFolders(ctx, true, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []FolderInfo
+	for _, f := range folders {
+		if !f.selectable || !selected(opt.Patterns, f.path) {
+			continue
+		}
+		info := FolderInfo{Name: f.name, Delimiter: f.delimiter()}
+		if f.status != nil {
+			if f.status.NumMessages != nil {
+				info.Messages = int(*f.status.NumMessages)
+			}
+			if f.status.NumUnseen != nil {
+				info.Unseen = int(*f.status.NumUnseen)
+			}
+		}
+		if opt.MDA == nil {
+			if dir, err := e.localDir(f); err == nil {
+				info.Path = dir
+			}
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// CheckResult is what Check found.
+type CheckResult struct {
+	Capabilities []string
+	Folders      int // selectable folders on the server
+}
+
+// Check connects, logs in, and lists the folders: a test of the account's
+// settings that changes nothing.
+func Check(ctx context.Context, opt Options) (CheckResult, error) {
+	if err := opt.check(false); err != nil {
+		return CheckResult{}, err
+	}
+	s, err := dial(ctx, &opt)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	defer s.close()
+	folders, err := s.listFolders(ctx, false, false)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	var res CheckResult
+	for c := range s.caps {
+		res.Capabilities = append(res.Capabilities, string(c))
+	}
+	slices.Sort(res.Capabilities)
+	for _, f := range folders {
+		if f.selectable {
+			res.Folders++
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,494 @@
+package sync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailfetch/mailfetch/maildir"
+)
+
+// stateVersion is the number of the V record. A journal of a later version
+// is refused rather than misread: a misread record could make a run remove
+// a local message it never delivered.
+const stateVersion = 1
+
+// mdaUnique stands for "no file" in M and P records: a message handed to an
+// MDA leaves nothing that a later run could find.
+const mdaUnique = "-"
+
+// msgRecord is what the state knows of one server message: the local file
+// it was delivered to and the three-way merge base of its flags.
+type msgRecord struct {
+	unique string        // unique name in the local folder; mdaUnique for an MDA delivery
+	flags  maildir.Flags // synced flags (DFRST) as both sides last agreed
+	size   int64         // RFC822.SIZE on the server: a key for re-matching
+	// localGone: the local file was removed by the user; the message stays
+	// on the server (unless ExpungeRemote) and is never fetched again.
+	localGone bool
+}
+
+// statusMark is what STATUS said of the folder when a sync of it last
+// completed: if STATUS still says the same and nothing changed locally, the
+// folder needs no SELECT.
+type statusMark struct {
+	valid         bool
+	uidValidity   uint32
+	uidNext       imap.UID
+	messages      uint32
+	highestModSeq uint64
+}
+
+// folderState is one folder's state, as replayed from its journal.
+type folderState struct {
+	name        string // server name
+	uidValidity uint32
+	// last: every server UID <= last is known (msgs/pending) or was dropped
+	// on purpose; new messages are the UIDs above it not known yet.
+	last     imap.UID
+	modSeq   uint64 // HIGHESTMODSEQ whose changes are merged: CHANGEDSINCE base
+	status   statusMark
+	vanished bool // the folder was missing on the server (noticed once)
+	msgs     map[imap.UID]*msgRecord
+	pending  map[imap.UID]*msgRecord // delivered maybe: resolved on load
+}
+
+func newFolderState(name string) *folderState {
+	return &folderState{name: name, msgs: map[imap.UID]*msgRecord{}, pending: map[imap.UID]*msgRecord{}}
+}
+
+// known reports whether uid is delivered or in doubt.
+func (s *folderState) known(uid imap.UID) bool {
+	return s.msgs[uid] != nil || s.pending[uid] != nil
+}
+
+// Record kinds, the first field of a record. See the package comment.
+const (
+	recVersion  = "V" // V <version>
+	recName     = "N" // N <folder name>
+	recValidity = "U" // U <uidvalidity>
+	recLast     = "L" // L <uid>
+	recModSeq   = "Q" // Q <modseq>
+	recStatus   = "S" // S <uidvalidity> <uidnext> <messages> <highestmodseq> | S -
+	recVanished = "G" // G 0|1
+	recMessage  = "M" // M <uid> <unique> <flags> <size>
+	recPending  = "P" // P <uid> <unique> <flags> <size>
+	recDone     = "D" // D <uid>
+	recFlags    = "F" // F <uid> <flags>
+	recForget   = "X" // X <uid>
+	recLocalDel = "R" // R <uid>
+)
+
+// encodeField makes s one space-free field: '%' and every byte outside
+// '!'..'~' become %XX (upper case). "" is spelt "%".
+func encodeField(s string) string {
+	if s == "" {
+		return "%"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c > '~' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// decodeField reverses encodeField and accepts nothing else, so that a
+// record has exactly one spelling.
+func decodeField(f string) (string, error) {
+	if f == "%" {
+		return "", nil
+	}
+	if f == "" {
+		return "", errors.New("empty field")
+	}
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(f) {
+				return "", errors.New("short escape")
+			}
+			hexs := f[i+1 : i+3]
+			v, err := strconv.ParseUint(hexs, 16, 8)
+			if err != nil || strings.ToUpper(hexs) != hexs {
+				return "", fmt.Errorf("bad escape %q", f[i:i+3])
+			}
+			if e := byte(v); e > ' ' && e <= '~' && e != '%' {
+				return "", fmt.Errorf("needless escape %q", f[i:i+3])
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		case c <= ' ' || c > '~':
+			return "", fmt.Errorf("byte %#x in field", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// encodeFlags spells a flag set as a field: "-" when empty.
+func encodeFlags(f maildir.Flags) string {
+	if f == "" {
+		return "-"
+	}
+	return string(f)
+}
+
+func decodeFlags(s string) (maildir.Flags, error) {
+	if s == "-" {
+		return "", nil
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(syncedFlags, rune(s[i])) {
+			return "", fmt.Errorf("flag %q", s[i])
+		}
+	}
+	f := maildir.ParseFlags(s)
+	if string(f) != s {
+		return "", fmt.Errorf("flags %q not canonical", s)
+	}
+	return f, nil
+}
+
+// parseNum parses a decimal without sign or leading zeros.
+func parseNum(s string, bits int) (uint64, error) {
+	if s == "" || (len(s) > 1 && s[0] == '0') || s[0] == '+' || s[0] == '-' {
+		return 0, fmt.Errorf("bad number %q", s)
+	}
+	return strconv.ParseUint(s, 10, bits)
+}
+
+func parseUID(s string) (imap.UID, error) {
+	n, err := parseNum(s, 32)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errors.New("UID 0")
+	}
+	return imap.UID(n), nil
+}
+
+func parseSize(s string) (int64, error) {
+	n, err := parseNum(s, 63)
+	return int64(n), err
+}
+
+func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+func u64(v uint64) string { return strconv.FormatUint(v, 10) }
+func uidStr(u imap.UID) string {
+	return strconv.FormatUint(uint64(u), 10)
+}
+
+// Record constructors: each returns one journal record (no newline).
+func recV() []byte            { return []byte(recVersion + " " + strconv.Itoa(stateVersion)) }
+func recN(name string) []byte { return []byte(recName + " " + encodeField(name)) }
+func recU(v uint32) []byte    { return []byte(recValidity + " " + u32(v)) }
+func recL(u imap.UID) []byte  { return []byte(recLast + " " + uidStr(u)) }
+func recQ(m uint64) []byte    { return []byte(recModSeq + " " + u64(m)) }
+func recX(u imap.UID) []byte  { return []byte(recForget + " " + uidStr(u)) }
+func recR(u imap.UID) []byte  { return []byte(recLocalDel + " " + uidStr(u)) }
+func recD(u imap.UID) []byte  { return []byte(recDone + " " + uidStr(u)) }
+func recG(gone bool) []byte {
+	if gone {
+		return []byte(recVanished + " 1")
+	}
+	return []byte(recVanished + " 0")
+}
+func recF(u imap.UID, f maildir.Flags) []byte {
+	return []byte(recFlags + " " + uidStr(u) + " " + encodeFlags(f))
+}
+func recMsg(kind string, u imap.UID, m *msgRecord) []byte {
+	return []byte(kind + " " + uidStr(u) + " " + encodeField(m.unique) + " " + encodeFlags(m.flags) + " " + strconv.FormatInt(m.size, 10))
+}
+func recS(m statusMark) []byte {
+	if !m.valid {
+		return []byte(recStatus + " -")
+	}
+	return []byte(recStatus + " " + u32(m.uidValidity) + " " + uidStr(m.uidNext) + " " + u32(m.messages) + " " + u64(m.highestModSeq))
+}
+
+// applyRecord replays one record onto s.
+func (s *folderState) applyRecord(rec []byte) error {
+	fields := strings.Split(string(rec), " ")
+	want := map[string]int{
+		recVersion: 2, recName: 2, recValidity: 2, recLast: 2, recModSeq: 2, recVanished: 2,
+		recMessage: 5, recPending: 5, recDone: 2, recFlags: 3, recForget: 2, recLocalDel: 2,
+	}
+	kind := fields[0]
+	if kind == recStatus {
+		if len(fields) != 2 && len(fields) != 5 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	} else if n, ok := want[kind]; !ok {
+		return fmt.Errorf("unknown record %q", kind)
+	} else if len(fields) != n {
+		return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
+	}
+	switch kind {
+	case recVersion:
+		v, err := parseNum(fields[1], 31)
+		if err != nil {
+			return err
+		}
+		if v != stateVersion {
+			return fmt.Errorf("state version %d, this mailfetch reads %d", v, stateVersion)
+		}
+	case recName:
+		name, err := decodeField(fields[1])
+		if err != nil {
+			return err
+		}
+		s.name = name
+	case recValidity:
+		v, err := parseNum(fields[1], 32)
+		if err != nil {
+			return err
+		}
+		s.uidValidity = uint32(v)
+	case recLast:
+		if fields[1] == "0" {
+			s.last = 0
+			return nil
+		}
+		u, err := parseUID(fields[1])
+		if err != nil {
+			return err
+		}
+		s.last = u
+	case recModSeq:
+		v, err := parseNum(fields[1], 64)
+		if err != nil {
+			return err
+		}
+		s.modSeq = v
+	case recVanished:
+		switch fields[1] {
+		case "0":
+			s.vanished = false
+		case "1":
+			s.vanished = true
+		default:
+			return fmt.Errorf("record G: %q", fields[1])
+		}
+	case recStatus:
+		if len(fields) == 2 {
+			if fields[1] != "-" {
+				return fmt.Errorf("record S: %q", fields[1])
+			}
+			s.status = statusMark{}
+			return nil
+		}
+		var nums [4]uint64
+		for i, bits := range []int{32, 32, 32, 64} {
+			v, err := parseNum(fields[i+1], bits)
+			if err != nil {
+				return err
+			}
+			nums[i] = v
+		}
+		s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: imap.UID(nums[1]),
+			messages: uint32(nums[2]), highestModSeq: nums[3]}
+	case recMessage, recPending:
+		u, err := parseUID(fields[1])
+		if err != nil {
+			return err
+		}
+		unique, err := decodeField(fields[2])
+		if err != nil {
+			return err
+		}
+		if unique == "" || strings.ContainsAny(unique, "/\x00") {
+			return fmt.Errorf("record %s: bad unique name %q", kind, unique)
+		}
+		flags, err := decodeFlags(fields[3])
+		if err != nil {
+			return err
+		}
+		size, err := parseSize(fields[4])
+		if err != nil {
+			return err
+		}
+		m := &msgRecord{unique: unique, flags: flags, size: size}
+		if kind == recMessage {
+			s.msgs[u] = m
+			delete(s.pending, u)
+		} else {
+			s.pending[u] = m
+		}
+	case recDone, recForget, recLocalDel:
+		u, err := parseUID(fields[1])
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case recDone:
+			if p := s.pending[u]; p != nil {
+				s.msgs[u] = p
+				delete(s.pending, u)
+			}
+		case recForget:
+			delete(s.msgs, u)
+			delete(s.pending, u)
+		case recLocalDel:
+			if m := s.msgs[u]; m != nil {
+				m.localGone = true
+			}
+		}
+	case recFlags:
+		u, err := parseUID(fields[1])
+		if err != nil {
+			return err
+		}
+		flags, err := decodeFlags(fields[2])
+		if err != nil {
+			return err
+		}
+		if m := s.msgs[u]; m != nil {
+			m.flags = flags
+		}
+	}
+	return nil
+}
+
+// parseState replays a journal's records. The first must be the version.
+func parseState(name string, recs [][]byte) (*folderState, error) {
+	s := newFolderState(name)
+	for i, rec := range recs {
+		if i == 0 && !strings.HasPrefix(string(rec), recVersion+" ") {
+			return nil, fmt.Errorf("record 1: %q: not a mailfetch IMAP state (no version record)", truncate(string(rec), 40))
+		}
+		if err := s.applyRecord(rec); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i+1, err)
+		}
+	}
+	if len(recs) > 0 && s.name != name {
+		return nil, fmt.Errorf("state is of folder %q, not %q", s.name, name)
+	}
+	return s, nil
+}
+
+// snapshot is the compacted form of s: what Journal.Rewrite replaces the
+// journal with at the end of a folder's sync.
+func (s *folderState) snapshot() [][]byte {
+	recs := [][]byte{recV(), recN(s.name), recU(s.uidValidity), recL(s.last), recQ(s.modSeq), recS(s.status)}
+	if s.vanished {
+		recs = append(recs, recG(true))
+	}
+	uids := make([]imap.UID, 0, len(s.msgs))
+	for u := range s.msgs {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	for _, u := range uids {
+		m := s.msgs[u]
+		recs = append(recs, recMsg(recMessage, u, m))
+		if m.localGone {
+			recs = append(recs, recR(u))
+		}
+	}
+	uids = uids[:0]
+	for u := range s.pending {
+		uids = append(uids, u)
+	}
+	slices.Sort(uids)
+	for _, u := range uids {
+		recs = append(recs, recMsg(recPending, u, s.pending[u]))
+	}
+	return recs
+}
+
+// stateFileName is the journal's file name for a folder: the name with
+// every byte outside [A-Za-z0-9_-] (and a '.' not in front) as %XX, so
+// that names never clash and never leave the directory; long names end in
+// a hash instead.
+func stateFileName(folder string) string {
+	var b strings.Builder
+	for i := 0; i < len(folder); i++ {
+		c := folder[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.' && i > 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	name := b.String()
+	if len(name) > 180 {
+		sum := sha256.Sum256([]byte(folder))
+		name = name[:140] + "~" + hex.EncodeToString(sum[:16])
+	}
+	return name + ".journal"
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// readJournal reads a journal's records without changing the file, as
+// OpenJournal would return them (a torn last record is ignored): a dry run
+// and the vanished-folder check must not write. The record format is
+// maildir.Journal's: "<crc32c hex> <payload>\n".
+func readJournal(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var recs [][]byte
+	for line := 1; len(data) > 0; line++ {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			break // torn
+		}
+		rec, rest := data[:nl], data[nl+1:]
+		ok := len(rec) >= 9 && rec[8] == ' '
+		if ok {
+			sum, err := strconv.ParseUint(string(rec[:8]), 16, 32)
+			ok = err == nil && crc32.Checksum(rec[9:], castagnoli) == uint32(sum)
+		}
+		if !ok {
+			if len(rest) == 0 {
+				break // the last record, torn
+			}
+			return nil, fmt.Errorf("journal %s: line %d: corrupt record", path, line)
+		}
+		recs = append(recs, rec[9:])
+		data = rest
+	}
+	return recs, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// parseStateAny replays records whatever folder they are of.
+func parseStateAny(recs [][]byte) (*folderState, error) {
+	s := newFolderState("")
+	for i, rec := range recs {
+		if i == 0 && !strings.HasPrefix(string(rec), recVersion+" ") {
+			return nil, errors.New("no version record")
+		}
+		if err := s.applyRecord(rec); err != nil {
+			return nil, fmt.Errorf("record %d: %w", i+1, err)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,23 @@
+// Package transport is the network layer below the POP3 and IMAP engines:
+// dialing, implicit TLS and in-place STARTTLS upgrades, certificate
+// verification, SASL mechanisms, deadlines and a protocol trace. Both engines
+// use it the same way, so neither imports the other.
+//
+// What it guarantees (DESIGN invariants 6 and 7):
+//
+//   - TLS is 1.2 or later and always verified: against the system roots, or
+//     only the CA certificates of Security.CAFile, or a pinned SHA-256
+//     fingerprint of the server's certificate. A certificate that fails is
+//     reported with its fingerprint, as failure.Other (retrying will not help).
+//   - Every Read and Write of a Conn has a deadline of now + Timeouts.IO,
+//     re-armed for each operation: a large message on a slow link that keeps
+//     moving never times out, while a server that goes silent fails within
+//     the IO timeout, with an error that errors.Is os.ErrDeadlineExceeded and
+//     that failure.KindOf classifies as Temporary.
+//   - Cancelling a context the Conn is bound to (Dial's, or one given to Bind
+//     or StartTLS) unblocks its I/O at once; the Conn is unusable afterwards.
+//   - A Trace shows the conversation but never a password, an OAuth token or
+//     any SASL response: those are replaced by "<redacted>".
+//
+// Dial and network failures are failure.Temporary: a later run may succeed.
+package transport

@@ -20,7 +20,7 @@ func manCommand() *cli.Command {
 }
 
 func writeMan(app *cli.App) error {
-	page, err := app.ToMan()
+	page, err := app.ToManWithSection(1)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,47 @@
+package failure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestKindsAndCodes(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"nil", nil, CodeOK},
+		{"plain", errors.New("x"), CodeOther},
+		{"usage", Wrap(Usage, errors.New("bad flag")), CodeUsage},
+		{"auth", New(Auth, "refused"), CodeAuth},
+		{"partial", New(Partial, "2 folders failed"), CodePartial},
+		{"locked", New(Locked, "held"), CodeLocked},
+		{"outermost kind wins", Wrap(Partial, fmt.Errorf("x: %w", Wrap(Auth, errors.New("y")))), CodePartial},
+		{"wrapped through fmt", fmt.Errorf("ctx: %w", New(Auth, "no")), CodeAuth},
+		{"ENOSPC", &fs.PathError{Op: "write", Path: "/m/tmp/x", Err: syscall.ENOSPC}, CodeLocalIO},
+		{"permission", &fs.PathError{Op: "open", Path: "/m", Err: fs.ErrPermission}, CodeLocalIO},
+		{"deadline", fmt.Errorf("read: %w", os.ErrDeadlineExceeded), CodeTemporary},
+		{"ctx deadline", context.DeadlineExceeded, CodeTemporary},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, CodeTemporary},
+		{"dns", &net.DNSError{Err: "no such host", Name: "x.invalid"}, CodeTemporary},
+	}
+	for _, c := range cases {
+		if got := Code(c.err); got != c.code {
+			t.Errorf("%s: Code = %d, want %d", c.name, got, c.code)
+		}
+	}
+	if Wrap(Auth, nil) != nil {
+		t.Error("Wrap(kind, nil) must be nil")
+	}
+	e := errors.New("msg")
+	if Wrap(Temporary, e).Error() != "msg" || !errors.Is(Wrap(Temporary, e), e) {
+		t.Error("Wrap must keep the message and the chain")
+	}
+}

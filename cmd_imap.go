@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/maildir"
 	"github.com/mailfetch/mailfetch/report"
 	mailsync "github.com/mailfetch/mailfetch/sync"
@@ -18,6 +19,12 @@ func imapCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "imap",
 		Usage: "sync IMAP folders into the Maildir (mail stays on the server)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return failure.New(failure.Usage, fmt.Sprintf("unknown command \"imap %s\": use `mailfetch imap sync` or `mailfetch imap list`", c.Args().First()))
+			}
+			return cli.ShowSubcommandHelp(c)
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name:      "sync",

@@ -45,6 +45,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		Flags:                runFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return failure.New(failure.Usage, fmt.Sprintf("unknown command %q: see `mailfetch --help`", c.Args().First()))
+			}
+			return cli.ShowAppHelp(c)
+		},
 		// The CLI prints the error once and exits with its code in main, so
 		// that deferred clean-up (locks, progress display) runs first.
 		ExitErrHandler: func(*cli.Context, error) {},

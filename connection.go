@@ -68,7 +68,7 @@ func traceWriter(c *cli.Context) traceOut {
 	if !flagBool(c, "trace") {
 		return traceOut{}
 	}
-	return traceOut{w: &lockedWriter{w: os.Stderr}}
+	return traceOut{w: &lockedWriter{w: c.App.ErrWriter}}
 }
 
 func (t traceOut) writer() io.Writer { return t.w }

@@ -94,6 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return failure.CodeOK
 	}
+	// urfave/cli reports an unknown command ("No help topic for 'x'") with
+	// an exit error of its own, code 3: that is a usage error.
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) && failure.KindOf(err) == failure.Other {
+		err = failure.Wrap(failure.Usage, err)
+	}
 	var printed *alreadyReported
 	if !errors.As(err, &printed) {
 		fmt.Fprintf(stderr, "mailfetch: %v\n", err)

@@ -22,6 +22,12 @@ import (
 // and host. With one, --account picks accounts (default: all of protocol)
 // and every account flag given overrides that setting in each of them.
 func loadAccounts(c *cli.Context, protocol string) ([]*config.Account, error) {
+	if c.Args().Present() {
+		// Flag parsing stops at the first argument: in "pop3 work --dry-run"
+		// the --dry-run would be ignored, and every account really run.
+		return nil, failure.New(failure.Usage, fmt.Sprintf(
+			"unexpected argument %q: name accounts with --account NAME, and give flags before any argument", c.Args().First()))
+	}
 	path := flagString(c, "config")
 	explicit := path != ""
 	if !explicit {

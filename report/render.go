@@ -141,7 +141,9 @@ func (r *Renderer) startBar(e Event) {
 	if len(name) > 28 {
 		name = name[:27] + "…"
 	}
-	fb.bar = r.progress.AddBar(max(e.Bytes, 1),
+	// A finished folder makes room: accounts with dozens of folders
+	// would otherwise scroll the screen.
+	fb.bar = r.progress.AddBar(max(e.Bytes, 1), mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace, W: 29})),
 		mpb.AppendDecorators(
 			decor.Any(func(decor.Statistics) string {

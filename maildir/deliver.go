@@ -19,11 +19,13 @@ import (
 // and only then acknowledge them to the server (DESIGN.md invariants 1, 2).
 type Target interface {
 	// Stage reads r to its end and writes the message. For a Folder the
-	// bytes are in tmp/ when it returns and their fsync may still be in
-	// flight; for an MDA the message is delivered.
+	// bytes are in tmp/ when it returns, not yet durable (their fsync may
+	// be in flight, or Publish syncs their file system); for an MDA the
+	// message is delivered.
 	Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Staged, error)
-	// Publish waits for the fsyncs of the staged messages, renames them
-	// into new/ or cur/ and fsyncs each touched directory once.
+	// Publish makes the staged messages' bytes durable (waits for their
+	// fsyncs, or syncs their file system once), renames them into new/ or
+	// cur/ and fsyncs each touched directory once.
 	Publish(staged ...*Staged) error
 	// Discard removes the tmp/ files of staged messages not published.
 	Discard(staged ...*Staged)
@@ -61,7 +63,8 @@ type Staged struct {
 	dest    string // new/ or cur/ path it is published to
 
 	done    chan struct{} // closed when the fsync ended; syncErr is its result
-	syncErr error
+	syncErr error         // set under mu by syncStaged in the syncWholeFS mode
+	seq     uint64        // in the syncWholeFS mode, its number on its file system
 
 	mu    sync.Mutex
 	state stagedState
@@ -111,6 +114,10 @@ const bufSize = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { return new([bufSize]byte) }}
 
+// noFsync is the done of a message written in the syncWholeFS mode: no
+// fsync of its own to wait for.
+var noFsync = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Deliver delivers one message durably: Stage then Publish. On failure
 // nothing of it is left in the folder. Batches are faster with Stage for
 // each message and one Publish.
@@ -127,25 +134,43 @@ func (f *Folder) Deliver(ctx context.Context, r io.Reader, opt StageOptions) (*S
 }
 
 // Stage writes the message read from r into a new file in tmp/ (0600)
-// through a fixed buffer, capturing its header on the way, and hands the
+// through a fixed buffer, capturing its header on the way. Where each file
+// is fsynced (see "Durability modes" in the package comment) it hands the
 // file's fsync to the store's pool (32 in flight); when the pool is full
-// it waits for a slot, so open files stay bounded. It is safe for
-// concurrent use. On any failure (the reader's, the disk's, ctx) nothing
-// is left in tmp/. Reader errors keep their kind; file-system errors are
-// failure.LocalIO.
+// it waits for a slot, so open files stay bounded. Where Publish syncs the
+// whole file system it closes the file. It is safe for concurrent use. On
+// any failure (the reader's, the disk's, ctx) nothing is left in tmp/.
+// Reader errors keep their kind; file-system errors are failure.LocalIO.
 func (f *Folder) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Staged, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("maildir: deliver into %s: %w", f.tmpDir, err)
+	}
+	var seq uint64
+	if f.fs.mode == syncWholeFS {
+		// Numbered before it is created: a syncfs that fails from now
+		// on may have failed to write this file (see fileSystem.sync).
+		var err error
+		if seq, err = f.fs.begin(f.tmpDir); err != nil {
+			return nil, localErr(fmt.Errorf("maildir: deliver into %s: open: %w", f.tmpDir, unwrapPath(err)))
+		}
+	}
+	// end undoes begin when the file is not staged after all.
+	end := func() {
+		if seq != 0 {
+			f.fs.end()
+		}
 	}
 	base := NewUnique(-1)
 	tmpPath := filepath.Join(f.tmpDir, base)
 	file, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		end()
 		return nil, localErr(fmt.Errorf("maildir: deliver into %s: create: %w", f.tmpDir, unwrapPath(err)))
 	}
 	fail := func(err error) (*Staged, error) {
 		file.Close()
 		os.Remove(tmpPath)
+		end()
 		return nil, err
 	}
 	var hc headerCapture
@@ -162,10 +187,18 @@ func (f *Folder) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Sta
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("maildir: deliver into %s: %w", f.tmpDir, err))
 	}
-	select {
-	case f.store.syncSlots <- struct{}{}:
-	case <-ctx.Done():
-		return fail(fmt.Errorf("maildir: deliver into %s: %w", f.tmpDir, ctx.Err()))
+	if f.fs.mode == syncWholeFS {
+		if err := file.Close(); err != nil {
+			os.Remove(tmpPath)
+			end()
+			return nil, localErr(fmt.Errorf("maildir: deliver into %s: close: %w", f.tmpDir, unwrapPath(err)))
+		}
+	} else {
+		select {
+		case f.store.syncSlots <- struct{}{}:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("maildir: deliver into %s: %w", f.tmpDir, ctx.Err()))
+		}
 	}
 
 	unique := base + ",S=" + strconv.FormatInt(n, 10)
@@ -181,8 +214,13 @@ func (f *Folder) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Sta
 		header:  hc.result(),
 		tmpPath: tmpPath,
 		dest:    dest,
-		done:    make(chan struct{}),
+		seq:     seq,
 	}
+	if f.fs.mode == syncWholeFS {
+		st.done = noFsync
+		return st, nil
+	}
+	st.done = make(chan struct{})
 	go func() {
 		err := syncFile(file)
 		if cerr := file.Close(); err == nil {
@@ -198,10 +236,13 @@ func (f *Folder) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Sta
 }
 
 // Publish makes staged messages durable in their folders (DESIGN.md
-// invariant 1): it waits for each file's fsync, renames it from tmp/ into
-// new/ or cur/ without ever replacing an existing file, then fsyncs each
-// directory it renamed into, once. Messages of several folders may be
-// published together; one already published is skipped. A message whose
+// invariant 1): it waits for each file's fsync, or syncs each file system
+// written in the syncWholeFS mode once (syncfs(2)), then renames each file
+// whose bytes are durable from tmp/ into new/ or cur/ without ever
+// replacing an existing file, then fsyncs each directory it renamed into,
+// once. After a failed syncfs none of the files it covered is renamed.
+// Messages of several folders may be published together; one already
+// published is skipped. A message whose
 // fsync, rename or directory fsync failed is removed (from tmp/, or from
 // new/ or cur/: after a failed fsync nothing says the name would survive
 // a crash, and a message the engine takes for undelivered is fetched again
@@ -210,6 +251,7 @@ func (f *Folder) Publish(staged ...*Staged) error {
 	var errs []error
 	var dirs []string
 	byDir := map[string][]*Staged{}
+	syncStaged(staged)
 	for _, st := range staged {
 		if st == nil || st.folder == nil {
 			continue // an MDA delivery is complete at Stage
@@ -250,6 +292,7 @@ func (f *Folder) Publish(staged ...*Staged) error {
 			} else {
 				st.state = stagedPublished
 			}
+			st.ended()
 			st.mu.Unlock()
 		}
 	}
@@ -277,6 +320,15 @@ func (f *Folder) Discard(staged ...*Staged) {
 func (st *Staged) drop() {
 	os.Remove(st.tmpPath)
 	st.state = stagedDropped
+	st.ended()
+}
+
+// ended tells the file system of a file staged in the syncWholeFS mode
+// that the file is published or removed for good; st.mu is held.
+func (st *Staged) ended() {
+	if st.seq != 0 {
+		st.folder.fs.end()
+	}
 }
 
 // copyError is a failure of copyMessage: on the reader's side (kept as it

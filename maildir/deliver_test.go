@@ -22,7 +22,9 @@ import (
 
 const testMsg = "From: Alice <alice@example.org>\r\nSubject: test\r\nMessage-ID: <t1@example.org>\r\n\r\nHello.\r\n"
 
-func TestDeliverNewAndCur(t *testing.T) {
+func TestDeliverNewAndCur(t *testing.T) { inEachSyncMode(t, testDeliverNewAndCur) }
+
+func testDeliverNewAndCur(t *testing.T) {
 	tests := []struct {
 		name     string
 		opt      StageOptions
@@ -70,7 +72,9 @@ func TestDeliverNewAndCur(t *testing.T) {
 	}
 }
 
-func TestDeliverModTime(t *testing.T) {
+func TestDeliverModTime(t *testing.T) { inEachSyncMode(t, testDeliverModTime) }
+
+func testDeliverModTime(t *testing.T) {
 	f := openInbox(t)
 	mt := time.Date(2009, 2, 13, 23, 31, 30, 0, time.UTC)
 	st, err := f.Deliver(context.Background(), strings.NewReader(testMsg), StageOptions{ModTime: mt})
@@ -97,7 +101,9 @@ func TestDeliverModTime(t *testing.T) {
 	}
 }
 
-func TestStageConcurrent(t *testing.T) {
+func TestStageConcurrent(t *testing.T) { inEachSyncMode(t, testStageConcurrent) }
+
+func testStageConcurrent(t *testing.T) {
 	s := openStore(t, LayoutMaildirPP)
 	folders := make([]*Folder, 3)
 	for i := range folders {
@@ -177,7 +183,9 @@ func TestStageConcurrent(t *testing.T) {
 	}
 }
 
-func TestDiscard(t *testing.T) {
+func TestDiscard(t *testing.T) { inEachSyncMode(t, testDiscard) }
+
+func testDiscard(t *testing.T) {
 	f := openInbox(t)
 	var staged []*Staged
 	for range 3 {
@@ -223,7 +231,9 @@ func (r *errReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestFailedDelivery(t *testing.T) {
+func TestFailedDelivery(t *testing.T) { inEachSyncMode(t, testFailedDelivery) }
+
+func testFailedDelivery(t *testing.T) {
 	netErr := failure.Wrap(failure.Temporary, errors.New("connection reset by peer"))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -291,7 +301,9 @@ type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-func TestPublishNeverOverwrites(t *testing.T) {
+func TestPublishNeverOverwrites(t *testing.T) { inEachSyncMode(t, testPublishNeverOverwrites) }
+
+func testPublishNeverOverwrites(t *testing.T) {
 	f := openInbox(t)
 	st, err := f.Stage(context.Background(), strings.NewReader(testMsg), StageOptions{})
 	if err != nil {
@@ -338,7 +350,9 @@ func TestLinkRenameFallback(t *testing.T) {
 
 // TestDeliverENOSPC fills a small tmpfs: a failed delivery leaves nothing
 // behind and says what failed where.
-func TestDeliverENOSPC(t *testing.T) {
+func TestDeliverENOSPC(t *testing.T) { inEachSyncMode(t, testDeliverENOSPC) }
+
+func testDeliverENOSPC(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
@@ -476,7 +490,9 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 
 // TestDeliverLargeMessageMemory streams a 200 MB message: what the
 // delivery allocates must not grow with the message (DESIGN.md invariant 4).
-func TestDeliverLargeMessageMemory(t *testing.T) {
+func TestDeliverLargeMessageMemory(t *testing.T) { inEachSyncMode(t, testDeliverLargeMessageMemory) }
+
+func testDeliverLargeMessageMemory(t *testing.T) {
 	size := int64(200 << 20)
 	if testing.Short() {
 		size = 20 << 20
@@ -516,54 +532,70 @@ func assertFiles(t *testing.T, f *Folder, tmp, new, cur int) {
 }
 
 // BenchmarkDeliver10000Small delivers 10,000 small messages in batches of
-// 256 the way the engines do: Stage each, then one Publish per batch.
+// 256 the way the engines do: Stage each, then one Publish per batch; in
+// each durability mode (see syncBenchCases).
 func BenchmarkDeliver10000Small(b *testing.B) {
 	const n, batch = 10000, 256
 	msg := []byte("From: bench@example.org\r\nSubject: benchmark\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 200))
 	ctx := context.Background()
-	for b.Loop() {
-		s, err := Open(filepath.Join(b.TempDir(), "Maildir"), LayoutMaildirPP)
-		if err != nil {
-			b.Fatal(err)
-		}
-		f, err := s.Folder(nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		staged := make([]*Staged, 0, batch)
-		for i := range n {
-			st, err := f.Stage(ctx, bytes.NewReader(msg), StageOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			staged = append(staged, st)
-			if len(staged) == batch || i == n-1 {
-				if err := f.Publish(staged...); err != nil {
+	for _, c := range syncBenchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			c.set(b)
+			for b.Loop() {
+				s, err := Open(filepath.Join(b.TempDir(), "Maildir"), LayoutMaildirPP)
+				if err != nil {
 					b.Fatal(err)
 				}
-				staged = staged[:0]
+				f, err := s.Folder(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				staged := make([]*Staged, 0, batch)
+				for i := range n {
+					st, err := f.Stage(ctx, bytes.NewReader(msg), StageOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					staged = append(staged, st)
+					if len(staged) == batch || i == n-1 {
+						if err := f.Publish(staged...); err != nil {
+							b.Fatal(err)
+						}
+						staged = staged[:0]
+					}
+				}
 			}
-		}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+			b.SetBytes(int64(n * len(msg)))
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.SetBytes(int64(n * len(msg)))
 }
 
-// TestPublishFsyncFails injects EIO into the fsyncs: the messages are
-// removed, nothing is left in tmp/, new/ or cur/, and the error is LocalIO.
+// TestPublishFsyncFails injects EIO into the fsyncs, and into the syncfs
+// of the other mode: the messages are removed, nothing is left in tmp/,
+// new/ or cur/, and the error is LocalIO.
 func TestPublishFsyncFails(t *testing.T) {
 	eio := &fs.PathError{Op: "sync", Path: "x", Err: syscall.EIO}
 	tests := []struct {
 		name    string
+		mode    syncMode
 		inject  func()
 		wantErr string
 	}{
-		{"file fsync", func() { syncFile = func(*os.File) error { return eio } }, ": fsync: input/output error"},
-		{"directory fsync", func() { syncPublishDir = func(string) error { return eio } }, "input/output error"},
+		{"file fsync", syncEachFile, func() { syncFile = func(*os.File) error { return eio } }, ": fsync: input/output error"},
+		{"directory fsync", syncEachFile, func() { syncPublishDir = func(string) error { return eio } }, "input/output error"},
+		{"syncfs", syncWholeFS, func() { syncFS = func(*os.File) error { return syscall.EIO } }, ": syncfs: input/output error"},
+		{"directory fsync after syncfs", syncWholeFS, func() { syncPublishDir = func(string) error { return eio } }, "input/output error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func(f func(*os.File) error, d func(string) error) { syncFile, syncPublishDir = f, d }(syncFile, syncPublishDir)
+			if tt.mode == syncWholeFS && runtime.GOOS != "linux" {
+				t.Skip("syncfs is Linux's")
+			}
+			forceMode(t, tt.mode)
+			defer func(f func(*os.File) error, d func(string) error, s func(*os.File) error) {
+				syncFile, syncPublishDir, syncFS = f, d, s
+			}(syncFile, syncPublishDir, syncFS)
 			tt.inject()
 			f := openInbox(t)
 			var staged []*Staged
@@ -585,6 +617,7 @@ func TestPublishFsyncFails(t *testing.T) {
 			}
 			f.Discard(staged...)
 			assertFiles(t, f, 0, 0, 0)
+			assertReleased(t, f)
 		})
 	}
 }

@@ -8,12 +8,13 @@
 // People keep their only copy of their mail here: a lost message is the
 // worst bug, a duplicate the second worst. So:
 //
-//  1. A message's bytes are written into tmp/ and fsynced there before the
-//     file is renamed into new/ or cur/; the directory is fsynced after the
-//     rename. Only then is the message durable (Staged.Path is set) and may
-//     the engine record it and acknowledge it to the server. Stage and
-//     Publish split this per batch: Stage writes (fsyncs run in a pool of
-//     32), Publish renames and fsyncs each touched directory once.
+//  1. A message's bytes are written into tmp/ and made durable there
+//     before the file is renamed into new/ or cur/; the directory is
+//     fsynced after the rename. Only then is the message durable
+//     (Staged.Path is set) and may the engine record it and acknowledge it
+//     to the server. Stage and Publish split this per batch: Stage writes,
+//     Publish makes the bytes durable (see Durability modes), renames, and
+//     fsyncs each touched directory once.
 //  2. A rename never replaces a file (renameat2 RENAME_NOREPLACE, else
 //     link and unlink).
 //  3. A failed delivery (the reader's error, a full disk, a cancelled
@@ -30,6 +31,40 @@
 // After a crash, an engine that journaled "pending <unique>" before
 // Publish and "done" after it asks Folder.Find whether a pending message
 // made it: found means delivered, missing means fetch it again.
+//
+// # Durability modes
+//
+// How a batch's bytes become durable before their renames is decided once
+// per file system (device) a Store writes to, when the first folder on it
+// is opened:
+//
+//   - syncfs per batch, on Linux 5.8 or later when statfs says ext2/3/4,
+//     xfs, btrfs or tmpfs: Stage writes and closes the file, no fsync.
+//     Publish calls syncfs(2) once on the file system, which writes back
+//     the data and metadata of every file written so far and returns the
+//     first writeback error since the descriptor it was given was opened;
+//     then it renames the files and fsyncs each touched directory. The
+//     descriptor is a tmp/ directory opened before the first of the
+//     files still staged was created, and kept open while any is staged,
+//     so that no error of theirs can have come before it. An error from
+//     syncfs fails every file staged before it returned, in this batch and
+//     in any other not yet published (the kernel reports an error once,
+//     to one caller): they are removed from tmp/, never renamed.
+//   - fsync per file everywhere else (NFS, CIFS, FUSE, overlayfs, other
+//     or unknown file systems, older kernels, other systems), whose syncfs
+//     may flush less or report nothing: Stage hands the file's fsync to a
+//     pool of 32 running while the next messages are written, and Publish
+//     waits for it.
+//
+// Both keep invariant 1: the bytes are durable before the rename, the
+// rename before Publish returns. The first is faster where it is allowed
+// (10,000 messages, 340 MB, in batches of 64 on ext4: 1.3–3.6 s rather
+// than 4.2–4.9 s with 32 fsyncs in flight, BenchmarkDeliverMix10000),
+// because a file system writes everything dirty in one go far faster than
+// thousands of single-file flushes, each writing an inode, its parent
+// directory and flushing the disk's cache. Its cost: a syncfs also writes
+// what other programs left dirty on the same file system, so a Publish can
+// wait for them.
 //
 // # File names
 //

@@ -17,6 +17,7 @@ import (
 type Folder struct {
 	store                       *Store
 	dir, tmpDir, newDir, curDir string
+	fs                          *fileSystem // how its deliveries are made durable
 }
 
 // Dir is the folder's directory.

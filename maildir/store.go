@@ -50,10 +50,11 @@ func (l Layout) String() string {
 	return fmt.Sprintf("Layout(%d)", int(l))
 }
 
-// fsyncSlots bounds the fsyncs in flight per Store. Each one holds an open
-// file; 32 keep a disk busy (ext4: about twice the rate of one after
-// another, see PEERS.md) while the descriptors stay few.
-const fsyncSlots = 32
+// fsyncSlots bounds the fsyncs in flight per Store (in the syncEachFile
+// mode). Each one holds an open file; 32 keep a disk busy (ext4: about
+// twice the rate of one after another, see PEERS.md) while the
+// descriptors stay few. A variable for the benchmarks.
+var fsyncSlots = 32
 
 // staleTmpAge is how old a file in tmp/ must be before it is taken for the
 // leftover of a crashed delivery: the spec's 36 hours.
@@ -62,8 +63,10 @@ const staleTmpAge = 36 * time.Hour
 // maxNameLen is the longest file name most file systems take (NAME_MAX).
 const maxNameLen = 255
 
-// Store is a tree of Maildir folders under one root, which is INBOX. It is
-// safe for concurrent use.
+// Store is a tree of Maildir folders under one root, which is INBOX. It
+// decides once per file system how deliveries there are made durable (see
+// "Durability modes" in the package comment). It is safe for concurrent
+// use.
 type Store struct {
 	root   string
 	layout Layout
@@ -72,6 +75,9 @@ type Store struct {
 
 	mu      sync.Mutex
 	folders map[string]*Folder // by directory: Folder returns one *Folder per folder
+	// fileSystems holds, per device, how deliveries there are made
+	// durable: decided when the first folder on it is opened.
+	fileSystems map[uint64]*fileSystem
 }
 
 // Open opens the Maildir store rooted at root, creating root (and its
@@ -93,10 +99,11 @@ func Open(root string, layout Layout) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		root:      abs,
-		layout:    layout,
-		syncSlots: make(chan struct{}, fsyncSlots),
-		folders:   make(map[string]*Folder),
+		root:        abs,
+		layout:      layout,
+		syncSlots:   make(chan struct{}, fsyncSlots),
+		folders:     make(map[string]*Folder),
+		fileSystems: make(map[uint64]*fileSystem),
 	}, nil
 }
 
@@ -200,6 +207,7 @@ func (s *Store) Folder(path []string) (*Folder, error) {
 		newDir: filepath.Join(dir, "new"),
 		curDir: filepath.Join(dir, "cur"),
 	}
+	f.fs = s.fileSystemOf(f.tmpDir)
 	// Housekeeping only: a tmp/ that cannot be cleaned does not stop
 	// delivery, and a tmp/ that cannot be written fails the first Stage
 	// with a clear error.

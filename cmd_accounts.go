@@ -69,6 +69,7 @@ func runAccountsCommand(c *cli.Context) error {
 		if check {
 			if err := checkAccount(c, a, &v, trace); err != nil {
 				v.Error = err.Error()
+				fmt.Fprintf(c.App.ErrWriter, "mailfetch: %s: %v\n", a.Name, err)
 				failed = append(failed, fmt.Errorf("%s: %w", a.Name, err))
 			}
 		}
@@ -79,11 +80,10 @@ func runAccountsCommand(c *cli.Context) error {
 		}
 		printAccount(c, v)
 	}
-	exit := combine(failed, len(accounts))
-	if exit != nil && !asJSON {
-		return &alreadyReported{exit}
+	if exit := combine(failed, len(accounts)); exit != nil {
+		return &alreadyReported{exit} // each failure was printed above
 	}
-	return exit
+	return nil
 }
 
 func checkAccount(c *cli.Context, a *config.Account, v *accountView, trace traceOut) error {

@@ -1117,9 +1117,7 @@ func TestDovecotCLI(t *testing.T) {
 		for _, auth := range []string{"auto", "user", "plain", "login", "cram-md5", "apop"} {
 			runs = append(runs, []string{"pop3", "--trace", "--keep", "--auth", auth})
 		}
-		// config accepts auth = "cram-md5" for IMAP, but the sync engine
-		// refuses it (exit 64 after connecting): left out here.
-		for _, auth := range []string{"auto", "plain", "login"} {
+		for _, auth := range []string{"auto", "plain", "login", "cram-md5"} {
 			runs = append(runs, []string{"imap", "sync", "--trace", "--auth", auth})
 		}
 		for _, args := range runs {

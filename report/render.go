@@ -190,7 +190,7 @@ func (r *Renderer) emitText(e Event) {
 	case Skipped:
 		fmt.Fprintf(r.stderr, "mailfetch: %s: skipped message %s (%s): %s\n", where, e.ServerID, humanBytes(e.Size), e.Text)
 	case WouldFetch:
-		fmt.Fprintf(r.opt.Stdout, "%s: would fetch %s (%s) %s\n", where, e.ServerID, humanBytes(e.Size), describe(e))
+		fmt.Fprintln(r.opt.Stdout, strings.TrimSpace(fmt.Sprintf("%s: would fetch %s (%s) %s", where, e.ServerID, humanBytes(e.Size), describe(e))))
 	case WouldDelete:
 		side := "on the server"
 		if e.Local {
@@ -211,7 +211,7 @@ func (r *Renderer) emitText(e Event) {
 		}
 	case Delivered:
 		if r.opt.Verbose {
-			fmt.Fprintf(r.opt.Stdout, "%s: %s %s %s\n", where, e.ServerID, e.Path, describe(e))
+			fmt.Fprintln(r.opt.Stdout, strings.TrimSpace(fmt.Sprintf("%s: %s %s %s", where, e.ServerID, e.Path, describe(e))))
 		}
 	case Deleted:
 		if r.opt.Verbose {

@@ -259,10 +259,10 @@ func (s *session) login(ctx context.Context, opt *Options) error {
 	switch mech {
 	case "login":
 		wire = "LOGIN"
-	case "plain", "xoauth2", "oauthbearer":
+	case "plain", "cram-md5", "xoauth2", "oauthbearer":
 		wire = strings.ToUpper(mech)
 	default:
-		return failure.New(failure.Usage, fmt.Sprintf("imap: unknown auth %q: want auto, login, plain, xoauth2 or oauthbearer", opt.Auth))
+		return failure.New(failure.Usage, fmt.Sprintf("imap: unknown auth %q: want auto, login, plain, cram-md5, xoauth2 or oauthbearer", opt.Auth))
 	}
 	if err := opt.Security.CheckAuth(wire, encrypted); err != nil {
 		return fmt.Errorf("imap: %w", err)

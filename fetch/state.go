@@ -1,16 +1,16 @@
 package fetch
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // stateFile is the journal's name inside Options.StateDir.
@@ -45,90 +45,17 @@ type record struct {
 	Version int       // version only
 }
 
-// encodeField makes s safe as one space-separated field: '%' and every byte
-// outside '!'..'~' become %XX. RFC 1939 allows only 0x21..0x7E in a UIDL, so
-// the escape is rare, but a server that breaks the rule must not be able to
-// forge or split records.
-func encodeField(s string) string {
-	if s == "" {
-		return "%"
-	}
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c > '~' || c == '%' {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' || c == '%' {
-			fmt.Fprintf(&b, "%%%02X", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// decodeField reverses encodeField. It accepts exactly what encodeField
-// produces, so that a record has one spelling.
-func decodeField(f string) (string, error) {
-	if f == "%" {
-		return "", nil
-	}
-	if !strings.Contains(f, "%") {
-		for i := 0; i < len(f); i++ {
-			if c := f[i]; c <= ' ' || c > '~' {
-				return "", fmt.Errorf("byte %#x in field", c)
-			}
-		}
-		if f == "" {
-			return "", errors.New("empty field")
-		}
-		return f, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(f) {
-				return "", errors.New("short escape")
-			}
-			v, err := strconv.ParseUint(f[i+1:i+3], 16, 8)
-			if err != nil || strings.ToUpper(f[i+1:i+3]) != f[i+1:i+3] {
-				return "", fmt.Errorf("bad escape %q", f[i:i+3])
-			}
-			if e := byte(v); e > ' ' && e <= '~' && e != '%' {
-				return "", fmt.Errorf("needless escape %q", f[i:i+3])
-			}
-			b.WriteByte(byte(v))
-			i += 2
-		case c <= ' ' || c > '~':
-			return "", fmt.Errorf("byte %#x in field", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String(), nil
-}
-
 // format renders r as a journal record (no newline).
 func (r record) format() []byte {
 	switch r.Kind {
 	case recVersion:
 		return fmt.Appendf(nil, "V %d", r.Version)
 	case recPending:
-		return fmt.Appendf(nil, "P %s %s %d", encodeField(r.UIDL), encodeField(r.Unique), r.Time.Unix())
+		return fmt.Appendf(nil, "P %s %s %d", maildir.EncodeField(r.UIDL), maildir.EncodeField(r.Unique), r.Time.Unix())
 	case recDone:
-		return fmt.Appendf(nil, "D %s %d", encodeField(r.UIDL), r.Time.Unix())
+		return fmt.Appendf(nil, "D %s %d", maildir.EncodeField(r.UIDL), r.Time.Unix())
 	case recGone:
-		return fmt.Appendf(nil, "X %s", encodeField(r.UIDL))
+		return fmt.Appendf(nil, "X %s", maildir.EncodeField(r.UIDL))
 	}
 	panic(fmt.Sprintf("fetch: unknown record kind %q", r.Kind))
 }
@@ -161,14 +88,14 @@ func parseRecord(line []byte) (record, error) {
 		return r, nil
 	}
 	var err error
-	if r.UIDL, err = decodeField(f[1]); err != nil {
+	if r.UIDL, err = maildir.DecodeField(f[1]); err != nil {
 		return bad(err.Error())
 	}
 	if r.UIDL == "" {
 		return bad("empty UIDL")
 	}
 	if k == recPending {
-		if r.Unique, err = decodeField(f[2]); err != nil {
+		if r.Unique, err = maildir.DecodeField(f[2]); err != nil {
 			return bad(err.Error())
 		}
 		if r.Unique == "" {
@@ -312,50 +239,13 @@ func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
 // readStateReadOnly replays the journal in dir without changing anything on
 // disk, for a dry run: maildir.OpenJournal would create a missing file and
 // cut off a torn last record. A missing dir or file is an empty state.
-//
-// It reads maildir.Journal's framing, "<crc32c, 8 hex digits> <payload>\n",
-// the same way: a torn or corrupt last line is ignored, damage before it is
-// an error. (maildir exports no read-only reader; this is the one place
-// that knows the framing outside maildir.)
 func readStateReadOnly(dir string) (*uidlState, error) {
-	path := filepath.Join(dir, stateFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	recs, err := maildir.ReadJournal(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return newState(), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var recs [][]byte
-	for line := 1; len(data) > 0; line++ {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn: the crash came before its newline
-		}
-		payload, ok := unframe(data[:i])
-		if !ok {
-			if i+1 == len(data) {
-				break // the last record, half written
-			}
-			return nil, fmt.Errorf("journal %s: line %d: corrupt record before the end of the file", path, line)
-		}
-		recs = append(recs, payload)
-		data = data[i+1:]
-	}
 	return replay(recs), nil
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// unframe checks one journal line's checksum and returns its payload.
-func unframe(line []byte) ([]byte, bool) {
-	if len(line) < 9 || line[8] != ' ' {
-		return nil, false
-	}
-	sum, err := strconv.ParseUint(string(line[:8]), 16, 32)
-	if err != nil {
-		return nil, false
-	}
-	payload := line[9:]
-	return payload, crc32.Checksum(payload, castagnoli) == uint32(sum)
 }

@@ -61,13 +61,13 @@ func dumpState(st *uidlState) string {
 	var lines []string
 	for u, e := range st.entries {
 		if e.done {
-			lines = append(lines, fmt.Sprintf("%s done %d", encodeField(u), e.first.Unix()))
+			lines = append(lines, fmt.Sprintf("%s done %d", maildir.EncodeField(u), e.first.Unix()))
 		} else {
 			var us []string
 			for _, p := range e.pending {
-				us = append(us, encodeField(p))
+				us = append(us, maildir.EncodeField(p))
 			}
-			lines = append(lines, fmt.Sprintf("%s pending %d %s", encodeField(u), e.first.Unix(), strings.Join(us, " ")))
+			lines = append(lines, fmt.Sprintf("%s pending %d %s", maildir.EncodeField(u), e.first.Unix(), strings.Join(us, " ")))
 		}
 	}
 	sort.Strings(lines)
@@ -154,13 +154,13 @@ func TestStateReadOnly(t *testing.T) {
 
 func TestFieldEscape(t *testing.T) {
 	for _, s := range []string{"a", "%", "a b", "\x00", "é", "~!", "%41", "x\ny", strings.Repeat("z", 70)} {
-		enc := encodeField(s)
+		enc := maildir.EncodeField(s)
 		if strings.ContainsAny(enc, " \n\r\t") {
-			t.Errorf("encodeField(%q) = %q has a separator", s, enc)
+			t.Errorf("maildir.EncodeField(%q) = %q has a separator", s, enc)
 		}
-		dec, err := decodeField(enc)
+		dec, err := maildir.DecodeField(enc)
 		if err != nil || dec != s {
-			t.Errorf("decodeField(encodeField(%q)) = %q, %v", s, dec, err)
+			t.Errorf("maildir.DecodeField(maildir.EncodeField(%q)) = %q, %v", s, dec, err)
 		}
 	}
 }

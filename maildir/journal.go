@@ -219,3 +219,20 @@ func (j *Journal) usable() error {
 	}
 	return j.broken
 }
+
+// ReadJournal returns the records of the journal at path without changing
+// anything on disk (no file is created, no torn record cut off): for dry
+// runs and inspections. It reads exactly as OpenJournal does: a torn or
+// corrupt last record is ignored, damage before it is an error. A missing
+// file is an error matching fs.ErrNotExist.
+func ReadJournal(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: read journal %s: %w", path, unwrapPath(err))
+	}
+	recs, _, err := parseJournal(data)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: journal %s: %w", path, err)
+	}
+	return recs, nil
+}

@@ -120,7 +120,7 @@ func (r *folderRun) open() error {
 	var recs [][]byte
 	if r.dry {
 		var err error
-		recs, err = readJournal(path)
+		recs, err = maildir.ReadJournal(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return damagedState(r.name, path, err)
 		}

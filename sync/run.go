@@ -430,7 +430,7 @@ func (e *engine) noticeVanished(folders []*serverFolder) {
 			continue
 		}
 		path := filepath.Join(e.stateDir, ent.Name())
-		recs, err := readJournal(path)
+		recs, err := maildir.ReadJournal(path)
 		if err != nil || len(recs) == 0 {
 			continue
 		}

@@ -1,13 +1,10 @@
 package sync
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,60 +85,6 @@ const (
 	recLocalDel = "R" // R <uid>
 )
 
-// encodeField makes s one space-free field: '%' and every byte outside
-// '!'..'~' become %XX (upper case). "" is spelt "%".
-func encodeField(s string) string {
-	if s == "" {
-		return "%"
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c > '~' || c == '%' {
-			fmt.Fprintf(&b, "%%%02X", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// decodeField reverses encodeField and accepts nothing else, so that a
-// record has exactly one spelling.
-func decodeField(f string) (string, error) {
-	if f == "%" {
-		return "", nil
-	}
-	if f == "" {
-		return "", errors.New("empty field")
-	}
-	var b strings.Builder
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(f) {
-				return "", errors.New("short escape")
-			}
-			hexs := f[i+1 : i+3]
-			v, err := strconv.ParseUint(hexs, 16, 8)
-			if err != nil || strings.ToUpper(hexs) != hexs {
-				return "", fmt.Errorf("bad escape %q", f[i:i+3])
-			}
-			if e := byte(v); e > ' ' && e <= '~' && e != '%' {
-				return "", fmt.Errorf("needless escape %q", f[i:i+3])
-			}
-			b.WriteByte(byte(v))
-			i += 2
-		case c <= ' ' || c > '~':
-			return "", fmt.Errorf("byte %#x in field", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String(), nil
-}
-
 // encodeFlags spells a flag set as a field: "-" when empty.
 func encodeFlags(f maildir.Flags) string {
 	if f == "" {
@@ -198,7 +141,7 @@ func uidStr(u imap.UID) string {
 
 // Record constructors: each returns one journal record (no newline).
 func recV() []byte            { return []byte(recVersion + " " + strconv.Itoa(stateVersion)) }
-func recN(name string) []byte { return []byte(recName + " " + encodeField(name)) }
+func recN(name string) []byte { return []byte(recName + " " + maildir.EncodeField(name)) }
 func recU(v uint32) []byte    { return []byte(recValidity + " " + u32(v)) }
 func recL(u imap.UID) []byte  { return []byte(recLast + " " + uidStr(u)) }
 func recQ(m uint64) []byte    { return []byte(recModSeq + " " + u64(m)) }
@@ -215,7 +158,7 @@ func recF(u imap.UID, f maildir.Flags) []byte {
 	return []byte(recFlags + " " + uidStr(u) + " " + encodeFlags(f))
 }
 func recMsg(kind string, u imap.UID, m *msgRecord) []byte {
-	return []byte(kind + " " + uidStr(u) + " " + encodeField(m.unique) + " " + encodeFlags(m.flags) + " " + strconv.FormatInt(m.size, 10))
+	return []byte(kind + " " + uidStr(u) + " " + maildir.EncodeField(m.unique) + " " + encodeFlags(m.flags) + " " + strconv.FormatInt(m.size, 10))
 }
 func recS(m statusMark) []byte {
 	if !m.valid {
@@ -251,7 +194,7 @@ func (s *folderState) applyRecord(rec []byte) error {
 			return fmt.Errorf("state version %d, this mailfetch reads %d", v, stateVersion)
 		}
 	case recName:
-		name, err := decodeField(fields[1])
+		name, err := maildir.DecodeField(fields[1])
 		if err != nil {
 			return err
 		}
@@ -310,7 +253,7 @@ func (s *folderState) applyRecord(rec []byte) error {
 		if err != nil {
 			return err
 		}
-		unique, err := decodeField(fields[2])
+		unique, err := maildir.DecodeField(fields[2])
 		if err != nil {
 			return err
 		}
@@ -443,41 +386,6 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
-
-// readJournal reads a journal's records without changing the file, as
-// OpenJournal would return them (a torn last record is ignored): a dry run
-// and the vanished-folder check must not write. The record format is
-// maildir.Journal's: "<crc32c hex> <payload>\n".
-func readJournal(path string) ([][]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var recs [][]byte
-	for line := 1; len(data) > 0; line++ {
-		nl := bytes.IndexByte(data, '\n')
-		if nl < 0 {
-			break // torn
-		}
-		rec, rest := data[:nl], data[nl+1:]
-		ok := len(rec) >= 9 && rec[8] == ' '
-		if ok {
-			sum, err := strconv.ParseUint(string(rec[:8]), 16, 32)
-			ok = err == nil && crc32.Checksum(rec[9:], castagnoli) == uint32(sum)
-		}
-		if !ok {
-			if len(rest) == 0 {
-				break // the last record, torn
-			}
-			return nil, fmt.Errorf("journal %s: line %d: corrupt record", path, line)
-		}
-		recs = append(recs, rec[9:])
-		data = rest
-	}
-	return recs, nil
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // parseStateAny replays records whatever folder they are of.
 func parseStateAny(recs [][]byte) (*folderState, error) {

@@ -148,7 +148,7 @@ func TestReadJournal(t *testing.T) {
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
 	f.WriteString("0badc0de L 5")
 	f.Close()
-	recs, err := readJournal(path)
+	recs, err := maildir.ReadJournal(path)
 	if err != nil || len(recs) != 2 || string(recs[1]) != "N x" {
 		t.Fatalf("readJournal: %q, %v", recs, err)
 	}

@@ -38,9 +38,7 @@ func loadAccounts(c *cli.Context, protocol string) ([]*config.Account, error) {
 		// A host on the command line with no account named means "this
 		// server", not "every account in the file".
 		a := &config.Account{Protocol: protocol}
-		if err := applyAccountFlags(c, a); err != nil {
-			return nil, err
-		}
+		applyAccountFlags(c, a)
 		a.Name = oneOffName(a)
 		if err := a.Finish(); err != nil {
 			return nil, err
@@ -62,9 +60,7 @@ func loadAccounts(c *cli.Context, protocol string) ([]*config.Account, error) {
 		return nil, err
 	}
 	for _, a := range accounts {
-		if err := applyAccountFlags(c, a); err != nil {
-			return nil, err
-		}
+		applyAccountFlags(c, a)
 		if err := a.Finish(); err != nil {
 			return nil, err
 		}
@@ -80,7 +76,7 @@ func oneOffName(a *config.Account) string {
 }
 
 // applyAccountFlags copies every account flag that was set into a.
-func applyAccountFlags(c *cli.Context, a *config.Account) error {
+func applyAccountFlags(c *cli.Context, a *config.Account) {
 	str := func(name string, dst *string) {
 		if c.IsSet(name) {
 			*dst = c.String(name)
@@ -143,7 +139,6 @@ func applyAccountFlags(c *cli.Context, a *config.Account) error {
 		a.Jobs = c.Int("jobs")
 	}
 	boolean("expunge-remote", &a.ExpungeRemote)
-	return nil
 }
 
 // newRenderer builds the run's reporter from the run flags.

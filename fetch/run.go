@@ -52,8 +52,8 @@ type Options struct {
 	// WouldFetch and WouldDelete events; it writes and deletes nothing.
 	DryRun bool
 	// Window is the number of RETR commands in flight when the server
-	// advertises PIPELINING; 0 means pop3.MaxWindow (128), which is also
-	// the most.
+	// advertises PIPELINING; 0 means pop3.DefaultWindow, and
+	// pop3.MaxWindow (128) is the most.
 	Window int
 
 	Sink  report.Sink // nil: events are dropped

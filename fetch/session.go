@@ -45,15 +45,7 @@ func connect(ctx context.Context, opt Options) (*session, error) {
 		conn.Close()
 		return nil, err
 	}
-	window := opt.Window
-	if window == 0 {
-		// Throughput is at most a window of messages per round trip: 32
-		// messages (about 1 MB of this mix) per 50 ms capped a 1,000-message
-		// fetch at 2.3 s over a 50 ms link, 128 brings it to 1.3 s. The
-		// unanswered commands stay tiny (pop3.MaxWindow's reasoning).
-		window = pop3.MaxWindow
-	}
-	s := &session{conn: conn, c: c, window: window}
+	s := &session{conn: conn, c: c, window: opt.Window}
 	if err := s.secureAndLogin(ctx, opt, addr); err != nil {
 		s.close()
 		return nil, err

@@ -12,9 +12,14 @@ import (
 // command) under 4 KiB, below any TCP send buffer: writing ahead then never
 // blocks on a server that is itself blocked sending us a message, so a single
 // goroutine can write and read without deadlock.
+//
+// The default is the maximum: throughput is at most a window of messages
+// per round trip, and over a 50 ms link 32 in flight capped a
+// 1,000-message fetch at about 2.3 s where 128 took about 1.3 s
+// (bench/cmd/pop3window).
 const (
-	DefaultWindow = 32
 	MaxWindow     = 128
+	DefaultWindow = MaxWindow
 )
 
 // MessageError reports the message at which RetrPipelined stopped, or one

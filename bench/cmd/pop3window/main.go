@@ -1,8 +1,8 @@
 // Command pop3window measures mailfetch's POP3 engine (fetch.Run) with
 // different pipelining windows, to show what the window costs on a link
-// with latency. It is the experiment behind the engine's default window of
-// pop3.MaxWindow (128): with 32 in flight, a 50 ms link capped a
-// 1,000-message fetch at about 2.3 s; with 128 it took about 1.3 s.
+// with latency. It is the experiment behind pop3.DefaultWindow (128): with
+// 32 in flight, a 50 ms link capped a 1,000-message fetch at about 2.3 s;
+// with 128 it took about 1.3 s.
 //
 // Start a server with the 50 ms proxy first, then point this at the proxy:
 //

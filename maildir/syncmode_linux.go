@@ -3,8 +3,6 @@ package maildir
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,16 +65,4 @@ func kernelRelease() string {
 // is 5.8 or later: before, syncfs(2) returned 0 even when writing a file
 // back failed, which would publish a message whose bytes are lost. An
 // unreadable release counts as too old.
-func syncfsReportsErrors(release string) bool {
-	major, rest, _ := strings.Cut(release, ".")
-	minor := rest
-	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		minor = rest[:i]
-	}
-	maj, err1 := strconv.Atoi(major)
-	mnr, err2 := strconv.Atoi(minor)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return maj > 5 || maj == 5 && mnr >= 8
-}
+func syncfsReportsErrors(release string) bool { return kernelAtLeast(release, 5, 8) }

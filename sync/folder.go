@@ -49,9 +49,13 @@ type folderRun struct {
 	// worker).
 	keep bool
 
-	mf     *maildir.Folder // the local folder; nil with an MDA and in a dry run
-	target maildir.Target  // where new messages go; nil in a dry run
-	local  *localIndex     // nil with an MDA, or in a dry run without a store
+	mf *maildir.Folder // the local folder; nil with an MDA and in a dry run
+	// stamp was taken of mf just before it was listed into local;
+	// stampOK: it can be trusted (see maildir.ReadStamp).
+	stamp   maildir.Stamp
+	stampOK bool
+	target  maildir.Target // where new messages go; nil in a dry run
+	local   *localIndex    // nil with an MDA, or in a dry run without a store
 	// refetch: deliveries left pending by a crash whose file is missing.
 	// They stay pending in the state until fetched again or expunged.
 	refetch map[imap.UID]bool
@@ -85,6 +89,12 @@ func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() 
 		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
 		refetch:   map[imap.UID]bool{},
 		condStore: e.caps.Has(imap.CapCondStore),
+	}
+	if e.quickSkip(job) {
+		e.add(func(r *Result) { r.Unchanged++ })
+		e.emit(report.Event{Kind: report.FolderStart, Folder: r.name})
+		e.emit(report.Event{Kind: report.FolderDone, Folder: r.name})
+		return nil
 	}
 	if err := r.open(); err != nil {
 		return err
@@ -163,6 +173,8 @@ func (r *folderRun) open() error {
 			r.j.Close()
 			return fmt.Errorf("imap: %s: %w", r.name, err)
 		}
+		// A failed Stamp only means no skip mark this time.
+		r.stamp, r.stampOK, _ = maildir.ReadStamp(mf.Dir())
 		entries, err := mf.Scan()
 		if err != nil {
 			r.j.Close()
@@ -210,9 +222,18 @@ func (r *folderRun) soft(err error) {
 
 // close compacts the journal (the in-memory state mirrors it) and closes
 // it. The status mark that lets the next run skip the folder was set only
-// if the sync completed; after a failure it is cleared.
+// if the sync completed; after a failure it is cleared. A completed sync
+// also leaves a skip mark, when it can (saveMark).
 func (r *folderRun) close(ok bool) error {
-	defer r.j.Close()
+	err := r.compact(ok)
+	r.j.Close()
+	if err == nil && ok {
+		r.saveMark()
+	}
+	return err
+}
+
+func (r *folderRun) compact(ok bool) error {
 	if r.dry || (r.keep && !r.dirty) {
 		return nil
 	}
@@ -290,9 +311,11 @@ func (r *folderRun) canSkip() bool {
 // localChanged reports whether a mail reader changed a message since the
 // last sync: flags, or a file removed.
 func (r *folderRun) localChanged() bool {
-	if r.local == nil {
-		return false
-	}
+	return r.local != nil && r.localChangedIn(r.local)
+}
+
+// localChangedIn is localChanged against the listing ix.
+func (r *folderRun) localChangedIn(ix *localIndex) bool {
 	for _, m := range r.st.msgs {
 		if m.localGone {
 			if r.e.opt.ExpungeRemote {
@@ -300,7 +323,7 @@ func (r *folderRun) localChanged() bool {
 			}
 			continue
 		}
-		e, ok := r.local.find(m.unique)
+		e, ok := ix.find(m.unique)
 		if !ok || synced(e.Flags) != m.flags {
 			return true
 		}

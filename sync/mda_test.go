@@ -48,8 +48,8 @@ func TestMDA(t *testing.T) {
 			t.Errorf("message %d delivered %d times", i, got[sha256.Sum256(m.Raw)])
 		}
 	}
-	if res, _ = env.mustRun(withMDA); res.Delivered != 0 {
-		t.Errorf("second run delivered %d", res.Delivered)
+	if res, _ = env.mustRun(withMDA); res.Delivered != 0 || res.Unchanged != 1 {
+		t.Errorf("second run: %+v, want nothing delivered and INBOX passed over on its mark", res)
 	}
 
 	// A failing MDA delivers nothing and loses nothing.

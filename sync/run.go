@@ -68,7 +68,10 @@ type Result struct {
 	RemovedLocal  int // local files removed because the server expunged them
 	RemovedRemote int // messages expunged on the server (ExpungeRemote)
 	Failed        int // folders that failed
-	Bytes         int64
+	// Unchanged: folders passed over on their skip mark, without a look
+	// at their state or Maildir (they count in Folders too).
+	Unchanged int
+	Bytes     int64
 }
 
 // Job limits.

@@ -67,7 +67,7 @@ func (l *eventLog) changes() []report.Event {
 
 // testEnv is a Dovecot account and a local Maildir to sync it into.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *dovetest.Server
 	user     dovetest.User
 	root     string
@@ -141,7 +141,7 @@ func (e *testEnv) localDir(path ...string) string {
 }
 
 // localMessages reads every message file of a local folder.
-func localMessages(t *testing.T, dir string) map[string]localMsg {
+func localMessages(t testing.TB, dir string) map[string]localMsg {
 	t.Helper()
 	entries, err := scanReadOnly(dir)
 	if err != nil {

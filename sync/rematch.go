@@ -314,7 +314,10 @@ func (r *folderRun) serverHashes(ctx context.Context, uids []imap.UID) (map[imap
 				}
 				h := sha256.New()
 				g := &literalGuard{r: it.Literal, size: it.Literal.Size(), s: r.s}
-				if _, err := io.Copy(h, newLFReader(g)); err != nil {
+				lf := newLFReader(g)
+				_, err := io.Copy(h, lf)
+				lf.release()
+				if err != nil {
 					r.s.abort()
 					r.s.drain(cmd)
 					return nil, failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: UID %d: %w", r.name, uid, err))

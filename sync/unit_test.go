@@ -264,6 +264,23 @@ func TestLFReader(t *testing.T) {
 	if string(got) != strings.ReplaceAll(big, "\r\n", "\n") {
 		t.Error("long message changed")
 	}
+	// Pooled buffers: a reader released mid-message reads no more, and
+	// the next reader, which may get the same buffers, starts clean.
+	for range 3 {
+		lf := newLFReader(strings.NewReader(big))
+		if _, err := io.ReadFull(lf, make([]byte, 100)); err != nil {
+			t.Fatal(err)
+		}
+		lf.release()
+		lf.release()
+		if n, err := lf.Read(make([]byte, 10)); n != 0 || err == nil {
+			t.Errorf("read after release: %d, %v", n, err)
+		}
+		got, err := io.ReadAll(newLFReader(strings.NewReader("a\r\nb")))
+		if err != nil || string(got) != "a\nb" {
+			t.Errorf("reader after a release: %q, %v", got, err)
+		}
+	}
 }
 
 func TestLiteralGuard(t *testing.T) {

@@ -196,23 +196,15 @@ func (s *session) capabilities(ctx context.Context) ([]string, error) {
 // listing returns LIST's sizes and UIDL's unique-ids by message number;
 // hasUIDL is false (and uidls nil) when the server refuses UIDL.
 func (s *session) listing(ctx context.Context) (sizes map[int]int64, uidls map[int]string, hasUIDL bool, err error) {
-	ul, err := s.c.UIDL(ctx)
-	var pe *pop3.Error
-	switch {
-	case errors.As(err, &pe):
-		// -ERR: UIDL is an optional command (RFC 1939 §7).
-	case err != nil:
+	ul, hasUIDL, ll, err := s.c.UIDLAndList(ctx)
+	if err != nil {
 		return nil, nil, false, classify(err)
-	default:
-		hasUIDL = true
+	}
+	if hasUIDL {
 		uidls = make(map[int]string, len(ul))
 		for _, u := range ul {
 			uidls[u.Num] = u.UID
 		}
-	}
-	ll, err := s.c.List(ctx)
-	if err != nil {
-		return nil, nil, false, classify(err)
 	}
 	sizes = make(map[int]int64, len(ll))
 	for _, m := range ll {

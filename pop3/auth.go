@@ -56,7 +56,7 @@ func (c *Client) STLS(ctx context.Context, upgrade func(net.Conn) (net.Conn, err
 	c.guard.conn = nc
 	c.lr.br.Reset(&c.guard)
 	c.out.Reset(&c.guard)
-	c.capsKnown = false
+	c.capsKnown, c.authCaps = false, nil
 	return nil
 }
 
@@ -79,7 +79,7 @@ func (c *Client) APOP(ctx context.Context, user, secret string) error {
 	if _, err := c.simple(ctx, "APOP "+user+" "+hex.EncodeToString(sum[:]), shown); err != nil {
 		return err
 	}
-	c.capsKnown = false
+	c.loggedIn()
 	return nil
 }
 
@@ -167,7 +167,7 @@ func (c *Client) Auth(ctx context.Context, mech sasl.Client) error {
 		if !st.ok {
 			return st.asError(shown)
 		}
-		c.capsKnown = false
+		c.loggedIn()
 		return nil
 	}
 }

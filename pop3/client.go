@@ -72,6 +72,10 @@ type Client struct {
 
 	caps      Capabilities
 	capsKnown bool // caps are from a CAPA in the current state
+	// authCaps are the capabilities known before a login, kept after it:
+	// RFC 2449 §5 has every capability of the AUTHORIZATION state
+	// announced in the TRANSACTION state too.
+	authCaps Capabilities
 
 	body   *dotReader // an open RETR/TOP body; no command until it is done
 	broken error      // set when the session is out of step: no more commands
@@ -277,6 +281,13 @@ func (c *Client) multiline(ctx context.Context, line string, add func([]byte) er
 	if err := c.send(shown, line); err != nil {
 		return err
 	}
+	return c.readListing(shown, add)
+}
+
+// readListing reads the reply of a command whose +OK is followed by a
+// multi-line listing. A -ERR is an *Error; a malformed line is an error
+// that leaves the session in step (the listing was read to its end).
+func (c *Client) readListing(shown string, add func([]byte) error) error {
 	st, err := c.readStatus(shown)
 	if err != nil {
 		return err
@@ -292,6 +303,17 @@ func (c *Client) multiline(ctx context.Context, line string, add func([]byte) er
 		return fmt.Errorf("pop3: %s: %w", shown, invalid)
 	}
 	return nil
+}
+
+// loggedIn notes a successful login: the capabilities are to be asked
+// again (some are announced only after login), but those announced before
+// it still hold (RFC 2449 §5), so pipelining can start without a CAPA.
+func (c *Client) loggedIn() {
+	c.authCaps = nil
+	if c.capsKnown {
+		c.authCaps = c.caps
+	}
+	c.capsKnown = false
 }
 
 // checkArg refuses an argument that would end the command line early or
@@ -353,7 +375,7 @@ func (c *Client) Pass(ctx context.Context, secret string) error {
 	if _, err := c.simple(ctx, "PASS "+secret, shown); err != nil {
 		return err
 	}
-	c.capsKnown = false
+	c.loggedIn()
 	return nil
 }
 

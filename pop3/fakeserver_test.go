@@ -164,6 +164,7 @@ type mailbox struct {
 	// requireAhead makes the first RETR or DELE wait, unanswered, until
 	// that many commands have arrived: it proves pipelining without timing.
 	requireAhead int
+	noUIDL       bool           // refuse UIDL, as RFC 1939 allows
 	retrErr      map[int]string // a reply to send instead of message n
 	deleErr      map[int]string
 	cutRetr      int // close the connection halfway through message n
@@ -223,7 +224,7 @@ func (m *mailbox) serve(s *serverConn) {
 		cmd, arg, _ := strings.Cut(line, " ")
 		first, _, _ := strings.Cut(arg, " ")
 		n, _ := strconv.Atoi(first)
-		if (cmd == "RETR" || cmd == "DELE") && m.requireAhead > 1 && !waited {
+		if (cmd == "RETR" || cmd == "DELE" || line == "UIDL") && m.requireAhead > 1 && !waited {
 			waited = true
 			for bytes.Count(peekBuffered(s), []byte("\n")) < m.requireAhead-1 {
 				if _, err := s.br.Peek(s.br.Buffered() + 1); err != nil {
@@ -257,6 +258,10 @@ func (m *mailbox) serve(s *serverConn) {
 			}
 			ok(fmt.Sprintf(" %d %d", count, size))
 		case "LIST", "UIDL":
+			if cmd == "UIDL" && m.noUIDL {
+				s.send("-ERR no UIDL here", eol)
+				continue
+			}
 			if arg != "" {
 				switch {
 				case !valid:

@@ -302,3 +302,105 @@ func TestMessageNums(t *testing.T) {
 		}
 	}
 }
+
+// UIDLAndList sends UIDL and LIST together when the server pipelines, and
+// one after the other when not; both give what UIDL and List give.
+func TestUIDLAndList(t *testing.T) {
+	msgs := genMessages(30)
+	want := func(t *testing.T, c *Client) ([]MsgUID, []MsgInfo) {
+		t.Helper()
+		u, err := c.UIDL(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := c.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, l
+	}
+	for _, tc := range []struct {
+		name   string
+		m      *mailbox
+		noUIDL bool
+	}{
+		// The server answers UIDL only once LIST has arrived too.
+		{"pipelined", &mailbox{msgs: msgs, caps: []string{"UIDL", "PIPELINING"}, requireAhead: 2}, false},
+		{"one at a time", &mailbox{msgs: msgs, caps: []string{"UIDL"}}, false},
+		{"no CAPA", &mailbox{msgs: msgs}, false},
+		{"pipelined, UIDL refused", &mailbox{msgs: msgs, caps: []string{"PIPELINING"}, requireAhead: 2, noUIDL: true}, true},
+		{"UIDL refused", &mailbox{msgs: msgs, noUIDL: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.m.noUIDL = tc.noUIDL
+			c := dialMailbox(t, tc.m)
+			uidls, hasUIDL, list, err := c.UIDLAndList(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hasUIDL == tc.noUIDL {
+				t.Errorf("hasUIDL %v", hasUIDL)
+			}
+			// The session is in step: the same listings again, one by one.
+			tc.m.requireAhead = 0
+			if !tc.noUIDL {
+				wu, wl := want(t, c)
+				if !slices.Equal(uidls, wu) || !slices.Equal(list, wl) {
+					t.Errorf("UIDLAndList gave %d UIDLs, %d sizes; want %d, %d", len(uidls), len(list), len(wu), len(wl))
+				}
+			} else if l, err := c.List(ctx); err != nil || !slices.Equal(list, l) || uidls != nil {
+				t.Errorf("UIDL refused: %v %v, %v", uidls, list, err)
+			}
+			if len(list) != len(msgs) {
+				t.Errorf("%d sizes listed, want %d", len(list), len(msgs))
+			}
+			if err := c.Quit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Capabilities announced before login hold after it (RFC 2449 §5):
+// PIPELINING seen before login needs no second CAPA; without it, CAPA is
+// asked again after login, where the server may announce it.
+func TestPipeliningAfterLogin(t *testing.T) {
+	msgs := genMessages(5)
+	for _, tc := range []struct {
+		caps      []string
+		wantCAPAs int
+	}{
+		{[]string{"USER", "UIDL", "PIPELINING"}, 1},
+		{[]string{"USER", "UIDL"}, 2},
+	} {
+		m := &mailbox{msgs: msgs, caps: tc.caps}
+		c := dialMailbox(t, m)
+		if _, err := c.Capa(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.User(ctx, "u"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Pass(ctx, "p"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := c.UIDLAndList(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := retrAll(c, seq(1, 5), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Quit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		capas := 0
+		for _, cmd := range m.commands() {
+			if cmd == "CAPA" {
+				capas++
+			}
+		}
+		if capas != tc.wantCAPAs {
+			t.Errorf("caps %v: %d CAPA commands (%q), want %d", tc.caps, capas, m.commands(), tc.wantCAPAs)
+		}
+	}
+}

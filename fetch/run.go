@@ -328,6 +328,8 @@ func (r *runner) dryRun(p plan) {
 
 // openState opens the journal and replays it.
 func (r *runner) openState() error {
+	// Leftovers of a run killed while it compacted the journal.
+	_, _ = maildir.RemoveStaleTemps(r.opt.StateDir, maildir.StaleTempAge)
 	j, recs, err := maildir.OpenJournal(filepath.Join(r.opt.StateDir, stateFile))
 	if err != nil {
 		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // syncDir fsyncs a directory, making the entries created, renamed or
@@ -60,6 +62,51 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return localErr(syncDir(filepath.Dir(path)))
 }
 
+// StaleTempAge is how old a temporary file of WriteFileAtomic must be to
+// be taken for a leftover: a replace takes milliseconds.
+const StaleTempAge = 10 * time.Minute
+
+// RemoveStaleTemps removes the temporary files that WriteFileAtomic (and
+// so Journal.Rewrite) left in dir when a crash or a kill stopped it before
+// its rename, if they are older than age. It returns how many it removed;
+// the error is of the listing only, a file that cannot be removed is left.
+func RemoveStaleTemps(dir string, age time.Duration) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := time.Now().Add(-age)
+	n := 0
+	for _, e := range entries {
+		if !isTempName(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || fi.ModTime().After(cutoff) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// tempSuffix and tempRandLen make the names createTemp gives.
+const (
+	tempSuffix  = ".tmp-"
+	tempRandLen = 12
+)
+
+// isTempName reports whether name is one that createTemp gives.
+func isTempName(name string) bool {
+	i := strings.LastIndex(name, tempSuffix)
+	if !strings.HasPrefix(name, ".") || i < 1 || len(name)-i-len(tempSuffix) != tempRandLen {
+		return false
+	}
+	_, err := hex.DecodeString(name[i+len(tempSuffix):])
+	return err == nil
+}
+
 // createTemp creates a new file next to path, named after it with a
 // leading dot (hidden from Maildir readers and shell globs) and a random
 // suffix.
@@ -68,7 +115,7 @@ func createTemp(path string, perm os.FileMode) (string, *os.File, error) {
 	for range 10 {
 		var rnd [6]byte
 		_, _ = rand.Read(rnd[:])
-		tmp := filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(rnd[:]))
+		tmp := filepath.Join(dir, "."+base+tempSuffix+hex.EncodeToString(rnd[:]))
 		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue

@@ -2,11 +2,14 @@ package maildir
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJournalCases(t *testing.T) {
@@ -275,5 +278,48 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
 		t.Error("WriteFileAtomic into a missing directory succeeded")
+	}
+}
+
+// A replace killed before its rename leaves a hidden temporary file;
+// RemoveStaleTemps removes such files once they are old, and nothing else.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.journal")
+	if err := WriteFileAtomic(path, []byte("data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp, f, err := createTemp(path, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	keep := []string{path, filepath.Join(dir, ".x.journal.tmp-short"), filepath.Join(dir, "y.tmp-0123456789ab"), filepath.Join(dir, ".z.tmp-0123456789xy")}
+	for _, p := range keep[1:] {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, p := range append([]string{tmp}, keep...) {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, f2, err := createTemp(path, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2.Close()
+	if n, err := RemoveStaleTemps(dir, StaleTempAge); n != 1 || err != nil {
+		t.Errorf("RemoveStaleTemps = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale %s still there: %v", tmp, err)
+	}
+	for _, p := range append(keep, fresh) {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
 	}
 }

@@ -174,6 +174,8 @@ func (e *engine) run(ctx context.Context) error {
 		if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
 			return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: state directory: %w", err))
 		}
+		// Leftovers of a run killed while it replaced a journal or a mark.
+		_, _ = maildir.RemoveStaleTemps(e.stateDir, maildir.StaleTempAge)
 	}
 	first, err := dial(ctx, e.opt)
 	if err != nil {

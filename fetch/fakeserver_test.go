@@ -28,6 +28,7 @@ type fakeServer struct {
 	// Settings; set them through set() once the server runs.
 	pipelining bool
 	noUIDL     bool
+	noTop      bool // refuse TOP, as RFC 1939 allows
 	stls       bool // advertise STLS (the fake cannot actually do TLS)
 
 	// Faults: each is consulted per session and may be changed between
@@ -132,7 +133,7 @@ func (s *fakeServer) session(c net.Conn) {
 	s.sessions++
 	msgs := append([]fakeMsg(nil), s.msgs...) // this session's view
 	cutRetr, cutAtQuit, retrErr := s.cutRetr, s.cutAtQuit, s.retrErr
-	pipelining, noUIDL, stls, passReply := s.pipelining, s.noUIDL, s.stls, s.passReply
+	pipelining, noUIDL, noTop, stls, passReply := s.pipelining, s.noUIDL, s.noTop, s.stls, s.passReply
 	s.mu.Unlock()
 	deleted := map[int]bool{}
 	r := bufio.NewReader(c)
@@ -166,7 +167,9 @@ func (s *fakeServer) session(c net.Conn) {
 		case "CAPA":
 			reply("+OK")
 			reply("USER")
-			reply("TOP")
+			if !noTop {
+				reply("TOP")
+			}
 			if !noUIDL {
 				reply("UIDL")
 			}
@@ -239,6 +242,30 @@ func (s *fakeServer) session(c net.Conn) {
 				return
 			}
 			w.Write(body)
+		case "TOP":
+			// The header, the blank line, and the first lines of the body.
+			if noTop {
+				reply("-ERR unknown command")
+				break
+			}
+			a, b, _ := strings.Cut(arg, " ")
+			lines, err := strconv.Atoi(b)
+			arg = a
+			n, ok := num()
+			if !ok || err != nil || lines < 0 {
+				break
+			}
+			raw := msgs[n-1].Raw
+			head, body, _ := bytes.Cut(raw, []byte("\n\n"))
+			part := append(append([]byte{}, head...), "\n\n"...)
+			for i, l := range bytes.SplitAfter(body, []byte("\n")) {
+				if i == lines {
+					break
+				}
+				part = append(part, l...)
+			}
+			reply("+OK")
+			w.Write(wireBody(part))
 		case "DELE":
 			if n, ok := num(); ok {
 				deleted[n] = true

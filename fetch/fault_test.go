@@ -291,8 +291,15 @@ func TestFakeDryRun(t *testing.T) {
 	if _, err := Run(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.of(report.WouldFetch)); n != 8 {
-		t.Errorf("%d WouldFetch", n)
+	would := rec.of(report.WouldFetch)
+	if len(would) != 8 {
+		t.Errorf("%d WouldFetch", len(would))
+	}
+	// Each is described by its header, from TOP n 0.
+	for i, e := range would {
+		if e.From != "Ann <ann@example.org>" || e.Subject != fmt.Sprintf("message %d ü", i) || e.MessageID != fmt.Sprintf("m%d@test", i) {
+			t.Errorf("would-fetch %d: from %q, subject %q, id %q", i, e.From, e.Subject, e.MessageID)
+		}
 	}
 	if n := len(rec.of(report.WouldDelete)); n != 8 {
 		t.Errorf("%d WouldDelete", n)
@@ -300,11 +307,29 @@ func TestFakeDryRun(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("dry run wrote %v", ents)
 	}
+	tops := 0
 	for _, c := range srv.cmds() {
-		if strings.HasPrefix(c, "RETR") || strings.HasPrefix(c, "DELE") || strings.HasPrefix(c, "TOP") {
+		if strings.HasPrefix(c, "RETR") || strings.HasPrefix(c, "DELE") || strings.HasPrefix(c, "TOP") && !strings.HasSuffix(c, " 0") {
 			t.Errorf("dry run sent %s", c)
 		}
+		if strings.HasPrefix(c, "TOP") {
+			tops++
+		}
 	}
+	if tops != 8 {
+		t.Errorf("%d TOP commands, want 8", tops)
+	}
+	// A server without TOP: sizes only, and no error.
+	srv.set(func(s *fakeServer) { s.noTop = true })
+	rec = &recorder{}
+	opt.Sink = rec
+	if _, err := Run(context.Background(), opt); err != nil {
+		t.Fatal(err)
+	}
+	if would := rec.of(report.WouldFetch); len(would) != 8 || would[0].Size == 0 || would[0].Subject != "" {
+		t.Errorf("without TOP: %d WouldFetch, first %+v", len(would), would)
+	}
+	srv.set(func(s *fakeServer) { s.noTop = false })
 	if n := len(srv.remaining()); n != 8 {
 		t.Errorf("%d left", n)
 	}

@@ -250,7 +250,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 	}
 
 	if opt.DryRun {
-		r.dryRun(p)
+		if err := r.dryRun(ctx, s, p); err != nil {
+			return err
+		}
 		return s.quit(ctx)
 	}
 
@@ -307,10 +309,23 @@ func (r *runner) run(ctx context.Context) (err error) {
 	return nil
 }
 
-// dryRun lists what the run would do.
-func (r *runner) dryRun(p plan) {
+// dryRun lists what the run would do. It describes each message it would
+// fetch by its header (From, Subject, Message-ID, Date) where the server
+// has TOP, by its size alone where not.
+func (r *runner) dryRun(ctx context.Context, s *session, p plan) error {
+	nums := make([]int, len(p.fetch))
+	for i, m := range p.fetch {
+		nums[i] = m.Num
+	}
+	headers, err := s.headers(ctx, nums)
+	if err != nil {
+		return err
+	}
 	for _, m := range p.fetch {
 		e := report.Event{Kind: report.WouldFetch, ServerID: m.UIDL, Size: m.Size}
+		if h, ok := headers[m.Num]; ok {
+			e.From, e.Subject, e.MessageID, e.Date = h.From, h.Subject, h.MessageID, h.Date
+		}
 		if e2 := r.st.entries[m.UIDL]; m.UIDL != "" && e2 != nil && !e2.done {
 			e.Text = "an interrupted delivery is checked first: fetched only if it did not complete"
 		}
@@ -324,6 +339,7 @@ func (r *runner) dryRun(p plan) {
 			r.emit(report.Event{Kind: report.WouldDelete, ServerID: m.UIDL})
 		}
 	}
+	return nil
 }
 
 // openState opens the journal and replays it.

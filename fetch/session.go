@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
 	"github.com/mailfetch/mailfetch/pop3"
 	"github.com/mailfetch/mailfetch/transport"
 )
@@ -245,6 +246,27 @@ func (s *session) retrieve(ctx context.Context, nums []int, fn func(n int, body 
 		nums = nums[i+1:]
 	}
 	return nil
+}
+
+// headers returns the decoded header of each message of nums, from a
+// pipelined TOP n 0, for a dry run to describe what it would fetch. A
+// server without TOP (it is optional) gives none, and no error; so does a
+// message it refuses, which ends the listing there.
+func (s *session) headers(ctx context.Context, nums []int) (map[int]maildir.Header, error) {
+	out := make(map[int]maildir.Header, len(nums))
+	err := s.c.TopPipelined(ctx, nums, 0, s.window, func(n int, body io.Reader) error {
+		out[n] = maildir.ReadHeader(body)
+		return nil
+	})
+	var me *pop3.MessageError
+	var pe *pop3.Error
+	if err != nil && errors.As(err, &me) && errors.As(me.Err, &pe) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }
 
 func indexOf(a []int, v int) int {

@@ -3,6 +3,7 @@ package maildir
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"strings"
 	"time"
 	"unicode"
@@ -31,6 +32,23 @@ const maxHeader = 64 << 10
 
 // maxField bounds each decoded field: they are for display.
 const maxField = 1000
+
+// ReadHeader reads the header of the message in r (at most its first 64
+// KiB) and decodes it as a delivery does (see Header). What follows the
+// header may be read in part; r is not drained. A read error ends the
+// header where it is.
+func ReadHeader(r io.Reader) Header {
+	var h headerCapture
+	buf := make([]byte, 8<<10)
+	for !h.done {
+		n, err := r.Read(buf)
+		h.feed(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return h.result()
+}
 
 // headerCapture collects the header of a message as it streams past.
 type headerCapture struct {

@@ -224,7 +224,7 @@ func (m *mailbox) serve(s *serverConn) {
 		cmd, arg, _ := strings.Cut(line, " ")
 		first, _, _ := strings.Cut(arg, " ")
 		n, _ := strconv.Atoi(first)
-		if (cmd == "RETR" || cmd == "DELE" || line == "UIDL") && m.requireAhead > 1 && !waited {
+		if (cmd == "RETR" || cmd == "TOP" || cmd == "DELE" || line == "UIDL") && m.requireAhead > 1 && !waited {
 			waited = true
 			for bytes.Count(peekBuffered(s), []byte("\n")) < m.requireAhead-1 {
 				if _, err := s.br.Peek(s.br.Buffered() + 1); err != nil {

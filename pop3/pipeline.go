@@ -3,8 +3,10 @@ package pop3
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // Pipelining windows: how many commands may be written ahead of the replies
@@ -58,14 +60,40 @@ func (e *MessageError) Unwrap() error { return e.Err }
 // first, or a bad number in nums, is not a *MessageError.) fn must not use
 // the Client.
 func (c *Client) RetrPipelined(ctx context.Context, nums []int, window int, fn func(n int, body io.Reader) error) error {
-	cmds, err := numberedCommands("RETR", nums)
-	if err != nil || len(nums) == 0 {
+	cmds, err := numberedCommands("RETR", nums, "")
+	if err != nil {
 		return err
 	}
-	if window, err = c.pipelineWindow(ctx, window); err != nil {
+	return c.bodiesPipelined(ctx, cmds, nums, window, fn)
+}
+
+// TopPipelined is RetrPipelined for TOP n lines (RFC 1939 §7): the header
+// of each message and the first lines of its body. TOP is optional: a
+// server without it refuses the first message, which ends the call with a
+// *MessageError whose Err is an *Error.
+func (c *Client) TopPipelined(ctx context.Context, nums []int, lines, window int, fn func(n int, body io.Reader) error) error {
+	if lines < 0 {
+		return fmt.Errorf("pop3: TOP: negative line count")
+	}
+	cmds, err := numberedCommands("TOP", nums, " "+strconv.Itoa(lines))
+	if err != nil {
 		return err
 	}
-	if err := c.begin(ctx, "RETR"); err != nil {
+	return c.bodiesPipelined(ctx, cmds, nums, window, fn)
+}
+
+// bodiesPipelined sends cmds (one per message of nums, each answered with a
+// body) pipelined, and passes each body to fn: see RetrPipelined.
+func (c *Client) bodiesPipelined(ctx context.Context, cmds []string, nums []int, window int, fn func(n int, body io.Reader) error) error {
+	if len(nums) == 0 {
+		return nil
+	}
+	window, err := c.pipelineWindow(ctx, window)
+	if err != nil {
+		return err
+	}
+	verb, _, _ := strings.Cut(cmds[0], " ")
+	if err := c.begin(ctx, verb); err != nil {
 		return err
 	}
 	defer c.end()
@@ -152,7 +180,7 @@ func (c *Client) UIDLAndList(ctx context.Context) (uidls []MsgUID, hasUIDL bool,
 // connection error stops it, and then it is unknown which of the later
 // DELEs the server saw. As with Dele, nothing is removed until Quit.
 func (c *Client) DelePipelined(ctx context.Context, nums []int, window int) error {
-	cmds, err := numberedCommands("DELE", nums)
+	cmds, err := numberedCommands("DELE", nums, "")
 	if err != nil || len(nums) == 0 {
 		return err
 	}
@@ -208,12 +236,12 @@ func MessageNums(err error) []int {
 	return nums
 }
 
-// numberedCommands builds "CMD n" for each n, refusing a bad number before
+// numberedCommands builds "CMD n" (and suffix) for each n, refusing a bad number before
 // anything is sent.
-func numberedCommands(cmd string, nums []int) ([]string, error) {
+func numberedCommands(cmd string, nums []int, suffix string) ([]string, error) {
 	cmds := make([]string, len(nums))
 	for i, n := range nums {
-		cmds[i] = cmd + " " + strconv.Itoa(n)
+		cmds[i] = cmd + " " + strconv.Itoa(n) + suffix
 		if err := checkNum(cmds[i], n); err != nil {
 			return nil, err
 		}
@@ -257,7 +285,7 @@ func (c *Client) writeAhead(cmds []string, i, sent, window int) (int, error) {
 	return end, nil
 }
 
-// drainPipelined reads and discards the replies to RETR commands already
+// drainPipelined reads and discards the replies to RETR or TOP commands already
 // sent, bodies included, so the session stays in step. A failure leaves the
 // Client broken; the caller reports its own cause.
 func (c *Client) drainPipelined(cmds []string) {

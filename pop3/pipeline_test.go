@@ -404,3 +404,46 @@ func TestPipeliningAfterLogin(t *testing.T) {
 		}
 	}
 }
+
+// TopPipelined pipelines TOP like RETR; a server that refuses TOP ends it
+// at the first message with an *Error, and the session goes on.
+func TestTopPipelined(t *testing.T) {
+	msgs := genMessages(40)
+	m := &mailbox{msgs: msgs, caps: []string{"TOP", "PIPELINING"}, requireAhead: 8}
+	c := dialMailbox(t, m)
+	var got []int
+	err := c.TopPipelined(ctx, seq(1, 40), 0, 8, func(n int, body io.Reader) error {
+		b, err := io.ReadAll(body)
+		if err == nil && string(b) != msgs[n-1] { // the fake sends whole messages
+			t.Errorf("TOP %d: %q", n, trim(b))
+		}
+		got = append(got, n)
+		return err
+	})
+	if err != nil || !slices.Equal(got, seq(1, 40)) {
+		t.Fatalf("TopPipelined: %v, got %v", err, got)
+	}
+	for _, cmd := range m.commands()[1:] {
+		if !strings.HasPrefix(cmd, "TOP ") || !strings.HasSuffix(cmd, " 0") {
+			t.Errorf("unexpected command %q", cmd)
+		}
+	}
+	if err := c.TopPipelined(ctx, []int{1}, -1, 8, nil); err == nil {
+		t.Error("negative line count accepted")
+	}
+
+	refusing := &mailbox{msgs: msgs, caps: []string{"PIPELINING"}, retrErr: map[int]string{}}
+	for n := 1; n <= 40; n++ {
+		refusing.retrErr[n] = "-ERR no TOP here"
+	}
+	rc := dialMailbox(t, refusing)
+	err = rc.TopPipelined(ctx, seq(1, 40), 0, 8, func(int, io.Reader) error { t.Error("fn called"); return nil })
+	var me *MessageError
+	var pe *Error
+	if !errors.As(err, &me) || me.Num != 1 || !errors.As(err, &pe) {
+		t.Fatalf("refused TOP: %v", err)
+	}
+	if err := rc.Quit(ctx); err != nil {
+		t.Errorf("session after refused TOPs: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 )
 
 // fakeServer is a small scripted IMAP server for the faults a real server
@@ -30,6 +31,11 @@ type fakeServer struct {
 	// OAUTHBEARER accept (offered with SASL-IR); LOGIN is then refused.
 	token    string
 	commands []string
+	// selectFails: SELECT answers NO, leaving no mailbox selected.
+	selectFails bool
+	// holdSelect: SELECT is answered only once the next command has
+	// arrived (or after 2 s, noted in selectNotPipelined).
+	holdSelect, selectNotPipelined bool
 
 	wg gosync.WaitGroup
 }
@@ -93,6 +99,7 @@ func (f *fakeServer) session(c net.Conn) {
 	defer w.Flush()
 	fmt.Fprintf(w, "* OK fake ready\r\n")
 	w.Flush()
+	selected := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -153,10 +160,31 @@ func (f *fakeServer) session(c net.Conn) {
 			f.mu.Unlock()
 		case "SELECT", "EXAMINE":
 			f.mu.Lock()
+			fails, hold := f.selectFails, f.holdSelect
+			f.mu.Unlock()
+			if hold {
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := r.Peek(1); err != nil {
+					f.mu.Lock()
+					f.selectNotPipelined = true
+					f.mu.Unlock()
+				}
+				c.SetReadDeadline(time.Time{})
+			}
+			selected = !fails
+			if fails {
+				fmt.Fprintf(w, "%s NO [NONEXISTENT] no such mailbox\r\n", tag)
+				break
+			}
+			f.mu.Lock()
 			fmt.Fprintf(w, "* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n* OK [UIDNEXT %d] ok\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n%s OK [READ-WRITE] done\r\n",
 				len(f.msgs), f.uidValidity, f.uidNext(), tag)
 			f.mu.Unlock()
 		case "UID SEARCH":
+			if !selected {
+				fmt.Fprintf(w, "%s BAD no mailbox selected\r\n", tag)
+				break
+			}
 			f.mu.Lock()
 			var set []uidRange
 			if i := strings.Index(strings.ToUpper(args), "UID "); i >= 0 {

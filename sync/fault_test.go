@@ -127,11 +127,19 @@ func TestEmptySetGuard(t *testing.T) {
 	if _, _, err := fakeRun(t, f, root, state); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{"UID FETCH", "UID STORE", "UID SEARCH"} {
+	for _, c := range []string{"UID FETCH", "UID STORE"} {
 		if f.sawCommand(c) {
 			t.Errorf("empty folder: %s sent", c)
 		}
 	}
+	// UID SEARCH ALL goes out with the SELECT; it carries no set.
+	f.mu.Lock()
+	for _, c := range f.commands {
+		if strings.HasPrefix(c, "UID SEARCH") && !strings.HasSuffix(c, " ALL") {
+			t.Errorf("empty folder: %q sent", c)
+		}
+	}
+	f.mu.Unlock()
 
 	if _, ok := uidSetOf(nil); ok {
 		t.Error("uidSetOf(nil) is not empty-guarded")
@@ -178,5 +186,36 @@ func TestOAuth2(t *testing.T) {
 	}
 	if f.sawCommand("LOGIN") || f.sawCommand("AUTHENTICATE PLAIN") {
 		t.Error("a mechanism the server does not offer was sent")
+	}
+}
+
+// UID SEARCH ALL goes out with the SELECT (one round trip for both); when
+// the SELECT fails the SEARCH's error is not mistaken for the cause, and
+// the folder is synced by the next run.
+func TestSearchWithSelect(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(6))
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	f.mu.Lock()
+	f.holdSelect, f.selectFails = true, true
+	f.mu.Unlock()
+	_, log, err := fakeRun(t, f, root, state)
+	if err == nil || !strings.Contains(err.Error(), "SELECT") || strings.Contains(err.Error(), "SEARCH") {
+		t.Errorf("failed SELECT: %v", err)
+	}
+	if n := len(log.kind(report.Error)); n != 1 {
+		t.Errorf("%d error events, want 1", n)
+	}
+	f.mu.Lock()
+	f.selectFails = false
+	f.mu.Unlock()
+	res, _, err := fakeRun(t, f, root, state)
+	if err != nil || res.Delivered != 6 {
+		t.Fatalf("after the failed SELECT: %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.selectNotPipelined {
+		t.Error("the client waited for SELECT's reply before it sent the UID SEARCH")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/maildir"
@@ -342,8 +343,14 @@ type msgPlan struct {
 // syncSelected is the sync of a folder that needs a SELECT.
 func (r *folderRun) syncSelected(ctx context.Context) error {
 	s := r.s
-	sel, err := s.c.Select(r.name, &imap.SelectOptions{ReadOnly: r.dry || r.mda, CondStore: r.condStore}).Wait()
+	selCmd := s.c.Select(r.name, &imap.SelectOptions{ReadOnly: r.dry || r.mda, CondStore: r.condStore})
+	// UID SEARCH ALL goes out with the SELECT, not after its reply: one
+	// round trip for both. If the SELECT fails, no mailbox is selected
+	// and the SEARCH fails too (RFC 3501 §6.3.1); its reply is dropped.
+	search := s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
+	sel, err := selCmd.Wait()
 	if err != nil {
+		_, _ = search.Wait()
 		return s.fail(fmt.Errorf("imap: SELECT %q: %w", r.name, err))
 	}
 	r.sel = sel
@@ -353,10 +360,15 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 
 	switch {
 	case r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
+		// Searched again after the re-match, which may take a while.
+		_, _ = search.Wait()
+		search = nil
 		if err := r.rematch(ctx, fmt.Sprintf("UIDVALIDITY changed from %d to %d", r.st.uidValidity, sel.UIDValidity)); err != nil {
 			return err
 		}
 	case r.st.uidValidity == 0 && len(r.st.msgs) == 0 && r.local != nil && len(r.local.all) > 0:
+		_, _ = search.Wait()
+		search = nil
 		if err := r.rematch(ctx, "no state for this folder, but mail in its local copy"); err != nil {
 			return err
 		}
@@ -365,7 +377,7 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 		r.append(recU(sel.UIDValidity))
 	}
 
-	server, consistent, err := r.searchAll(ctx)
+	server, consistent, err := r.searchAll(ctx, search)
 	if err != nil {
 		return err
 	}
@@ -480,8 +492,9 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 
 // searchAll returns the UIDs of the selected folder, sorted, and whether
 // their number matched the folder's message count: only then may a known
-// message missing from the list be taken for expunged.
-func (r *folderRun) searchAll(ctx context.Context) ([]imap.UID, bool, error) {
+// message missing from the list be taken for expunged. pending, when not
+// nil, is a UID SEARCH ALL already sent (with the SELECT): the first try.
+func (r *folderRun) searchAll(ctx context.Context, pending *imapclient.SearchCommand) ([]imap.UID, bool, error) {
 	s := r.s
 	// go-imap completes SELECT's Wait before it records the selected
 	// mailbox, so Mailbox() may still be nil (or stale) right after it:
@@ -490,16 +503,17 @@ func (r *folderRun) searchAll(ctx context.Context) ([]imap.UID, bool, error) {
 	exists := r.sel.NumMessages
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, false, err
+			return nil, false, err // a pending SEARCH is left to complete alone
 		}
-		if exists == 0 && attempt == 0 {
-			return nil, true, nil
+		cmd := pending
+		pending = nil
+		if cmd == nil {
+			if exists == 0 && attempt == 0 {
+				return nil, true, nil
+			}
+			cmd = s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
 		}
-		var opts *imap.SearchOptions
-		if s.caps.Has(imap.CapESearch) {
-			opts = &imap.SearchOptions{ReturnAll: true}
-		}
-		data, err := s.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+		data, err := cmd.Wait()
 		if err != nil {
 			return nil, false, s.fail(fmt.Errorf("imap: %s: UID SEARCH ALL: %w", r.name, err))
 		}
@@ -528,6 +542,15 @@ func (r *folderRun) searchAll(ctx context.Context) ([]imap.UID, bool, error) {
 		}
 		exists = mbox.NumMessages
 	}
+}
+
+// searchOptions are those of UID SEARCH ALL: ESEARCH's RETURN (ALL),
+// a compact sequence set, where the server has it.
+func (r *folderRun) searchOptions() *imap.SearchOptions {
+	if r.s.caps.Has(imap.CapESearch) {
+		return &imap.SearchOptions{ReturnAll: true}
+	}
+	return nil
 }
 
 // fetchFlags returns the server's flags of known messages: those changed

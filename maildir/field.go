@@ -16,7 +16,7 @@ func EncodeField(s string) string {
 	if s == "" {
 		return "%"
 	}
-	if !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' || r == '%' }) {
+	if plainField(s) {
 		return s
 	}
 	var b strings.Builder
@@ -39,6 +39,9 @@ func DecodeField(f string) (string, error) {
 		return "", nil
 	case "":
 		return "", errors.New("empty field")
+	}
+	if plainField(f) {
+		return f, nil // the common case: nothing escaped
 	}
 	var b strings.Builder
 	for i := 0; i < len(f); i++ {
@@ -65,4 +68,15 @@ func DecodeField(f string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// plainField reports whether f is all bytes that EncodeField keeps as
+// they are ('!' to '~' but '%').
+func plainField(f string) bool {
+	for i := 0; i < len(f); i++ {
+		if c := f[i]; c <= ' ' || c > '~' || c == '%' {
+			return false
+		}
+	}
+	return true
 }

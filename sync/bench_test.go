@@ -6,8 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -69,4 +71,45 @@ func BenchmarkChangedSync(b *testing.B) {
 			b.Fatalf("changed sync: %+v, %v", res, err)
 		}
 	}
+}
+
+// BenchmarkOpenFolder is the local part of a folder that must be looked
+// at (the full way): replaying a 1,000-message journal and listing a
+// 1,000-message Maildir.
+func BenchmarkOpenFolder(b *testing.B) {
+	dir := b.TempDir()
+	st, err := maildir.Open(filepath.Join(dir, "Mail"), maildir.LayoutMaildirPP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mf, err := st.Folder(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newFolderState("INBOX")
+	s.uidValidity, s.last = 7, 1000
+	for u := imap.UID(1); u <= 1000; u++ {
+		staged, err := mf.Deliver(b.Context(), strings.NewReader("Subject: x\n\nbody\n"), maildir.StageOptions{Flags: "S", Cur: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.msgs[u] = &msgRecord{unique: staged.Unique(), flags: "S", size: 20}
+	}
+	recs := s.snapshot()
+	b.Run("replay", func(b *testing.B) {
+		for range b.N {
+			if _, err := parseState("INBOX", recs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		for range b.N {
+			entries, err := mf.Scan()
+			if err != nil {
+				b.Fatal(err)
+			}
+			newLocalIndex(entries)
+		}
+	})
 }

@@ -167,19 +167,22 @@ func recS(m statusMark) []byte {
 	return []byte(recStatus + " " + u32(m.uidValidity) + " " + uidStr(m.uidNext) + " " + u32(m.messages) + " " + u64(m.highestModSeq))
 }
 
+// recordFields is the number of fields of each kind of record but S
+// (which has 2 or 5).
+var recordFields = map[string]int{
+	recVersion: 2, recName: 2, recValidity: 2, recLast: 2, recModSeq: 2, recVanished: 2,
+	recMessage: 5, recPending: 5, recDone: 2, recFlags: 3, recForget: 2, recLocalDel: 2,
+}
+
 // applyRecord replays one record onto s.
 func (s *folderState) applyRecord(rec []byte) error {
 	fields := strings.Split(string(rec), " ")
-	want := map[string]int{
-		recVersion: 2, recName: 2, recValidity: 2, recLast: 2, recModSeq: 2, recVanished: 2,
-		recMessage: 5, recPending: 5, recDone: 2, recFlags: 3, recForget: 2, recLocalDel: 2,
-	}
 	kind := fields[0]
 	if kind == recStatus {
 		if len(fields) != 2 && len(fields) != 5 {
 			return fmt.Errorf("record %q: %d fields", kind, len(fields))
 		}
-	} else if n, ok := want[kind]; !ok {
+	} else if n, ok := recordFields[kind]; !ok {
 		return fmt.Errorf("unknown record %q", kind)
 	} else if len(fields) != n {
 		return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)

@@ -27,8 +27,9 @@ import (
 //
 // A mark is written only when the state and the Maildir were seen to
 // agree after the Stamp was taken, and only when the file system makes a
-// Stamp trustworthy (maildir.ReadStamp). It needs no fsync: after a crash
-// a lost or torn mark only costs one full look.
+// Stamp trustworthy (maildir.ReadStamp). It is replaced atomically; even
+// a lost or stale one would only cost a full look, since it names the
+// journal it goes with and every journal change makes a new one.
 
 // markPath is where a folder's skip mark lives, next to its journal.
 func (e *engine) markPath(folder string) string {

@@ -25,6 +25,10 @@
 // new/ and cur/ are what they were when the folder was last seen in step,
 // so neither its journal is read nor its Maildir listed. Otherwise the
 // journal is replayed and the Maildir listed, and every message checked.
+// A run that pushed flags proves with a UID FETCH (CHANGEDSINCE) that its
+// own STOREs were the folder's only change since the SELECT, and then
+// records the HIGHESTMODSEQ they led to, so that they do not make the
+// next run look at the folder again.
 //
 // A selected folder: SELECT (CONDSTORE); UID SEARCH ALL (ESEARCH where
 // offered) for the set of UIDs on the server, trusted for deletions only

@@ -576,6 +576,7 @@ type fetchMeta struct {
 	date     time.Time
 	envelope *imap.Envelope
 	header   []byte // a HEADER.FIELDS section, at most maxHeaderRead bytes
+	modSeq   uint64 // MODSEQ, when asked for
 }
 
 // collect reads one FETCH response without bodies larger than a header.
@@ -596,6 +597,8 @@ func (s *session) collect(msg *imapclient.FetchMessageData) (*fetchMeta, error) 
 			m.date = it.Time
 		case imapclient.FetchItemDataEnvelope:
 			m.envelope = it.Envelope
+		case imapclient.FetchItemDataModSeq:
+			m.modSeq = it.ModSeq
 		case imapclient.FetchItemDataBodySection:
 			if it.Literal == nil {
 				continue

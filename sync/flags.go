@@ -234,9 +234,11 @@ func (r *folderRun) applyFlags(ctx context.Context, plans []*msgPlan) error {
 	}
 	for _, p := range plans {
 		if ok, stored := confirmed[p.uid]; stored && !ok {
+			r.pushIncomplete = true
 			continue // not confirmed: merged again next run
 		}
 		if p.result != p.server {
+			r.pushed[p.uid] = p.result
 			r.e.add(func(res *Result) { res.FlagsPushed++ })
 			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result)})
 		}
@@ -260,6 +262,54 @@ func (r *folderRun) applyFlags(ctx context.Context, plans []*msgPlan) error {
 		}
 	}
 	return nil
+}
+
+// beforePushProof, when set (by tests), runs just before modSeqAfterPush
+// asks the server: another client's change there must spoil the proof.
+var beforePushProof func(folder string)
+
+// modSeqAfterPush returns the folder's HIGHESTMODSEQ after this run's own
+// UID STOREs, when it can prove that they were the only changes since the
+// SELECT: a UID FETCH (CHANGEDSINCE the SELECT's) must list exactly the
+// messages pushed, each with the flags pushed. Then the next run's STATUS
+// still finds the folder unchanged (its mark is not spoilt by our own
+// change). It returns 0 when there is nothing to prove or the proof
+// fails: the next run then looks at the folder once more, as without it.
+func (r *folderRun) modSeqAfterPush(ctx context.Context) (uint64, error) {
+	if len(r.pushed) == 0 || r.pushIncomplete || !r.condStore || r.sel == nil || r.sel.HighestModSeq == 0 {
+		return 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if beforePushProof != nil {
+		beforePushProof(r.name)
+	}
+	cmd := r.s.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, ModSeq: true, ChangedSince: r.sel.HighestModSeq})
+	ours, seen := true, 0
+	var highest uint64
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := r.s.collect(msg)
+		if err != nil {
+			r.s.abort()
+			r.s.drain(cmd)
+			return 0, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (CHANGEDSINCE): %w", r.name, err))
+		}
+		want, pushed := r.pushed[m.uid]
+		if !pushed || !m.hasFlags || synced(fromIMAP(m.flags)) != want || m.modSeq == 0 {
+			ours = false
+			continue
+		}
+		seen++
+		highest = max(highest, m.modSeq)
+	}
+	if err := cmd.Close(); err != nil {
+		return 0, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (CHANGEDSINCE): %w", r.name, err))
+	}
+	if !ours || seen != len(r.pushed) || highest <= r.sel.HighestModSeq {
+		return 0, nil
+	}
+	return highest, nil
 }
 
 func storeText(op storeOp) string {

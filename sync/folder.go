@@ -68,6 +68,11 @@ type folderRun struct {
 	rematched   bool
 	serverFlags map[imap.UID]maildir.Flags
 
+	// pushed: the flags this run set on the server, by UID;
+	// pushIncomplete: a STORE was not confirmed (see modSeqAfterPush).
+	pushed         map[imap.UID]maildir.Flags
+	pushIncomplete bool
+
 	// softErr is the first error that did not stop the folder (one file
 	// that could not be renamed): the folder completes and reports it.
 	softErr error
@@ -89,6 +94,7 @@ func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() 
 		e: e, job: job, name: job.f.name,
 		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
 		refetch:   map[imap.UID]bool{},
+		pushed:    map[imap.UID]maildir.Flags{},
 		condStore: e.caps.Has(imap.CapCondStore),
 	}
 	if e.quickSkip(job) {
@@ -481,10 +487,17 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 	}
 
 	if r.softErr == nil {
+		modSeq := sel.HighestModSeq
+		if len(expungeRemote) == 0 {
+			// Only a shortcut for the next run: its failure (0) leaves
+			// that run a look at the folder, and fails nothing here.
+			after, _ := r.modSeqAfterPush(ctx)
+			modSeq = max(modSeq, after)
+		}
 		r.st.status = statusMark{valid: true, uidValidity: sel.UIDValidity, uidNext: sel.UIDNext,
-			messages: sel.NumMessages, highestModSeq: sel.HighestModSeq}
+			messages: sel.NumMessages, highestModSeq: modSeq}
 		if r.condStore {
-			r.st.modSeq = sel.HighestModSeq
+			r.st.modSeq = modSeq
 		}
 	}
 	return nil

@@ -70,10 +70,34 @@ func TestSkipMark(t *testing.T) {
 			t.Fatalf("change %d: UID %d has %q on the server, want F", i, uid, f)
 		}
 	}
-	// Our own UID STORE moved INBOX's HIGHESTMODSEQ: one more look at it
-	// (SELECT, and a CHANGEDSINCE FETCH that finds nothing), then none.
-	quiet("after the local changes", 1)
-	quiet("after the local changes, again", 2)
+	// Our own UID STOREs moved INBOX's HIGHESTMODSEQ; the run that made
+	// them proved they were the only change (modSeqAfterPush), so the
+	// next run still passes over INBOX.
+	quiet("after the local changes", 2)
+
+	// Another client changes a message while a run pushes ours: the proof
+	// that our STOREs were the only change fails, and the next run pulls
+	// the other change instead of passing over the folder.
+	beforePushProof = func(string) {
+		if err := srv.SetFlags(u, "INBOX", 25, `\Answered`); err != nil {
+			t.Error(err)
+		}
+	}
+	setLocalFlags(t, env.localFileOf("INBOX", 24), "F")
+	res, _ := env.mustRun(nil)
+	beforePushProof = nil
+	if res.FlagsPushed != 1 {
+		t.Fatalf("push with a concurrent change: %+v", res)
+	}
+	if res, _ := env.mustRun(nil); res.FlagsPulled != 1 {
+		t.Errorf("the concurrent change on the server was not pulled: %+v", res)
+	} else {
+		unchanged(res, 1)
+	}
+	if f := env.localFileOf("INBOX", 25).flags; f != "R" {
+		t.Errorf("UID 25 has %q locally, want R", f)
+	}
+	quiet("after the concurrent change", 2)
 
 	// A change on the server.
 	if err := srv.SetFlags(u, "Work", 1, `\Seen`); err != nil {
@@ -94,7 +118,7 @@ func TestSkipMark(t *testing.T) {
 		t.Errorf("local deletion: %+v", res)
 	}
 	quiet("after the local deletion", 2)
-	res, _ := env.mustRun(func(o *Options) { o.ExpungeRemote = true })
+	res, _ = env.mustRun(func(o *Options) { o.ExpungeRemote = true })
 	if res.RemovedRemote != 1 {
 		t.Errorf("expunge-remote after the skip marks: %+v", res)
 	}

@@ -236,8 +236,8 @@ func MessageNums(err error) []int {
 	return nums
 }
 
-// numberedCommands builds "CMD n" (and suffix) for each n, refusing a bad number before
-// anything is sent.
+// numberedCommands builds "CMD n" (and suffix) for each n, refusing a bad
+// number before anything is sent.
 func numberedCommands(cmd string, nums []int, suffix string) ([]string, error) {
 	cmds := make([]string, len(nums))
 	for i, n := range nums {

@@ -39,9 +39,10 @@ const maxField = 1000
 // header where it is.
 func ReadHeader(r io.Reader) Header {
 	var h headerCapture
-	buf := make([]byte, 8<<10)
+	buf := bufPool.Get().(*[bufSize]byte)
+	defer bufPool.Put(buf)
 	for !h.done {
-		n, err := r.Read(buf)
+		n, err := r.Read(buf[:])
 		h.feed(buf[:n])
 		if err != nil {
 			break

@@ -476,12 +476,13 @@ func (l *lfReader) release() {
 	l.in, l.obuf, l.out = nil, nil, nil
 	lfPool.Put(l.bufs)
 	l.bufs = nil
-	l.err = errors.New("imap: read of a released body")
 }
 
+var errReleased = errors.New("imap: read of a released body")
+
 func (l *lfReader) Read(p []byte) (int, error) {
-	if l.bufs == nil && l.err == nil {
-		return 0, errors.New("imap: read of a released body")
+	if l.bufs == nil {
+		return 0, errReleased
 	}
 	for len(l.out) == 0 {
 		if l.err != nil {

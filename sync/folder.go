@@ -90,18 +90,18 @@ func (e *engine) statePath(folder string) string {
 // connect returns the worker's connection, dialing it when needed: only
 // folders that need more than the LIST-STATUS cost a connection.
 func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (*session, error)) (err error) {
+	if e.quickSkip(job) {
+		e.add(func(r *Result) { r.Unchanged++ })
+		e.emit(report.Event{Kind: report.FolderStart, Folder: job.f.name})
+		e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.name})
+		return nil
+	}
 	r := &folderRun{
 		e: e, job: job, name: job.f.name,
 		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
 		refetch:   map[imap.UID]bool{},
 		pushed:    map[imap.UID]maildir.Flags{},
 		condStore: e.caps.Has(imap.CapCondStore),
-	}
-	if e.quickSkip(job) {
-		e.add(func(r *Result) { r.Unchanged++ })
-		e.emit(report.Event{Kind: report.FolderStart, Folder: r.name})
-		e.emit(report.Event{Kind: report.FolderDone, Folder: r.name})
-		return nil
 	}
 	if err := r.open(); err != nil {
 		return err

@@ -276,6 +276,16 @@ func TestLFReader(t *testing.T) {
 		if n, err := lf.Read(make([]byte, 10)); n != 0 || err == nil {
 			t.Errorf("read after release: %d, %v", n, err)
 		}
+		// Released while a CR is held for the next read: nothing more.
+		held := newLFReader(strings.NewReader("ab\r"))
+		b := make([]byte, 10)
+		if n, _ := held.Read(b); string(b[:n]) != "ab" {
+			t.Fatalf("held CR: first read %q", b[:n])
+		}
+		held.release()
+		if n, err := held.Read(make([]byte, 10)); n != 0 || err == nil {
+			t.Errorf("read after release with a held CR: %d, %v", n, err)
+		}
 		got, err := io.ReadAll(newLFReader(strings.NewReader("a\r\nb")))
 		if err != nil || string(got) != "a\nb" {
 			t.Errorf("reader after a release: %q, %v", got, err)

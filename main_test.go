@@ -360,7 +360,7 @@ func TestBadInput(t *testing.T) {
 			}
 		},
 		args: []string{"pop3"},
-		code: 64, // maildir: failure.Usage, the path is the user's mistake
+		code: 74, // local I/O, as the README and --help promise for "not a Maildir"
 		want: []string{"home: maildir: {{MAIL}} is a file, not a Maildir directory"},
 	}, {
 		name:   "directory that is not a Maildir",
@@ -379,7 +379,7 @@ func TestBadInput(t *testing.T) {
 			}
 		},
 		args: []string{"pop3"},
-		code: 64,
+		code: 74,
 		want: []string{"home: maildir: {{MAIL}} is not a Maildir", `"notes.txt"`, "refusing to deliver"},
 	}, {
 		name: "no config file",

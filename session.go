@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailfetch/mailfetch/config"
 	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
 	"github.com/mailfetch/mailfetch/report"
 )
 
@@ -198,7 +199,7 @@ func runAccount(c *cli.Context, a *config.Account, r *report.Renderer, fn accoun
 	ctx := c.Context
 	dry := flagBool(c, "dry-run")
 	if !dry {
-		if err := os.MkdirAll(a.StateDir, 0o700); err != nil {
+		if err := maildir.MkdirAllDurable(a.StateDir, 0o700); err != nil {
 			return failure.Wrap(failure.LocalIO, fmt.Errorf("state directory: %w", err))
 		}
 		release, err := a.Lock(ctx, flagWait(c))

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // Polling bounds while waiting for a lock: flock(2) has no timeout, and a
@@ -47,7 +48,7 @@ func (a *Account) Lock(ctx context.Context, wait time.Duration) (release func() 
 }
 
 func lock(ctx context.Context, path string, wait time.Duration, what string) (func() error, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := maildir.MkdirAllDurable(filepath.Dir(path), 0o700); err != nil {
 		return nil, failure.Wrap(failure.LocalIO, fmt.Errorf("lock: %w", err))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)

@@ -9,6 +9,8 @@ package failure
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"net"
@@ -37,19 +39,45 @@ const (
 	// LocalIO is a failure of the local file system: disk full, permissions,
 	// a Maildir path that is not a Maildir.
 	LocalIO
+	// Protocol is a server that does not speak the protocol as expected: the
+	// wrong protocol on the port (an IMAP client at a POP3 port), a reply
+	// that can never parse. A later run meets it again; a human must act.
+	Protocol
+	// NoHost is a host name that does not resolve (DNS says it does not
+	// exist, not that DNS is unreachable).
+	NoHost
+	// Certificate is a server certificate that could not be trusted: an
+	// unknown authority, a wrong host name, an expired certificate, or a
+	// fingerprint that does not match the pinned one.
+	Certificate
+	// Guard is a run that stopped before deleting a large share of a
+	// folder (on the server or locally) because of a difference it
+	// observed: nothing was deleted, and an explicit flag allows it.
+	Guard
+	// Unavailable is a temporary failure that has lasted longer than the
+	// account allows (fail-after): no longer "try again later" but
+	// "look at this account".
+	Unavailable
 )
 
 // Exit codes. They are part of mailfetch's interface: documented in the
 // README and in --help, and never renumbered.
 const (
-	CodeOK        = 0
-	CodeOther     = 1
-	CodePartial   = 3
-	CodeLocked    = 4
-	CodeUsage     = 64 // sysexits EX_USAGE
-	CodeLocalIO   = 74 // sysexits EX_IOERR
-	CodeTemporary = 75 // sysexits EX_TEMPFAIL: cron should simply retry
-	CodeAuth      = 77 // sysexits EX_NOPERM
+	CodeOK          = 0
+	CodeOther       = 1
+	CodePartial     = 3
+	CodeLocked      = 4
+	CodeGuard       = 5   // a mass deletion was refused; nothing was deleted
+	CodeCertificate = 6   // the server's certificate is not trusted
+	CodeUsage       = 64  // sysexits EX_USAGE
+	CodeNoHost      = 68  // sysexits EX_NOHOST
+	CodeUnavailable = 69  // sysexits EX_UNAVAILABLE: temporary for too long
+	CodeLocalIO     = 74  // sysexits EX_IOERR
+	CodeTemporary   = 75  // sysexits EX_TEMPFAIL: cron should simply retry
+	CodeProtocol    = 76  // sysexits EX_PROTOCOL
+	CodeAuth        = 77  // sysexits EX_NOPERM
+	CodeInterrupted = 130 // SIGINT (Ctrl-C); SIGTERM gives 143
+	CodeTerminated  = 143
 )
 
 // String names the kind as it appears in --json output.
@@ -67,6 +95,16 @@ func (k Kind) String() string {
 		return "locked"
 	case LocalIO:
 		return "local-io"
+	case Protocol:
+		return "protocol"
+	case NoHost:
+		return "no-host"
+	case Certificate:
+		return "certificate"
+	case Guard:
+		return "guard"
+	case Unavailable:
+		return "unavailable"
 	}
 	return "error"
 }
@@ -86,6 +124,16 @@ func (k Kind) Code() int {
 		return CodeLocked
 	case LocalIO:
 		return CodeLocalIO
+	case Protocol:
+		return CodeProtocol
+	case NoHost:
+		return CodeNoHost
+	case Certificate:
+		return CodeCertificate
+	case Guard:
+		return CodeGuard
+	case Unavailable:
+		return CodeUnavailable
 	}
 	return CodeOther
 }
@@ -136,12 +184,18 @@ func guess(err error) Kind {
 	if errors.As(err, &pe) && errors.Is(err, fs.ErrPermission) {
 		return LocalIO
 	}
+	var de *net.DNSError
+	if errors.As(err, &de) && de.IsNotFound {
+		return NoHost
+	}
+	if isCertificateError(err) {
+		return Certificate
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return Temporary
 	}
 	var oe *net.OpError
-	var de *net.DNSError
 	if errors.As(err, &oe) || errors.As(err, &de) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENETUNREACH) ||
@@ -157,4 +211,14 @@ func Code(err error) int {
 		return CodeOK
 	}
 	return KindOf(err).Code()
+}
+
+// isCertificateError reports whether err is a failed verification of a
+// server certificate (crypto/tls and crypto/x509 errors).
+func isCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	var he x509.HostnameError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he)
 }

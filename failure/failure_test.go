@@ -2,6 +2,8 @@ package failure
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,7 +32,13 @@ func TestKindsAndCodes(t *testing.T) {
 		{"deadline", fmt.Errorf("read: %w", os.ErrDeadlineExceeded), CodeTemporary},
 		{"ctx deadline", context.DeadlineExceeded, CodeTemporary},
 		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, CodeTemporary},
-		{"dns", &net.DNSError{Err: "no such host", Name: "x.invalid"}, CodeTemporary},
+		{"dns unreachable", &net.DNSError{Err: "server misbehaving", Name: "x.example", IsTemporary: true}, CodeTemporary},
+		{"dns no such host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}, CodeNoHost},
+		{"unknown authority", fmt.Errorf("tls: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), CodeCertificate},
+		{"wrong host name", x509.HostnameError{Host: "a.example"}, CodeCertificate},
+		{"protocol", New(Protocol, "port 995 answered like a POP3 server"), CodeProtocol},
+		{"guard", New(Guard, "would delete 600 of 700"), CodeGuard},
+		{"unavailable", New(Unavailable, "failing since"), CodeUnavailable},
 	}
 	for _, c := range cases {
 		if got := Code(c.err); got != c.code {

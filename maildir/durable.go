@@ -12,6 +12,56 @@ import (
 	"time"
 )
 
+// MkdirAllDurable creates dir and any missing parents with mode perm, and
+// makes each new directory durable: every directory that got a new entry
+// (each new directory itself and the parent of the highest new one) is
+// fsynced, deepest first. Without it a crash after a complete run can undo
+// the creation of a state directory and make its journal unreachable, so
+// that the next run fetches everything again. A dir that exists already is
+// left alone. Errors are failure.LocalIO.
+func MkdirAllDurable(dir string, perm os.FileMode) error {
+	dir = filepath.Clean(dir)
+	// The highest missing ancestor: every directory from its parent down
+	// gets a new entry and needs an fsync.
+	top := ""
+	for d := dir; ; {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return localErr(fmt.Errorf("maildir: create %s: %s is not a directory", dir, d))
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return localErr(fmt.Errorf("maildir: create %s: %w", dir, unwrapPath(err)))
+		}
+		top = d
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if top == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return localErr(fmt.Errorf("maildir: create %s: %w", dir, unwrapPath(err)))
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := syncNewDir(d); err != nil {
+			return localErr(err)
+		}
+		if d == filepath.Dir(top) || d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// syncNewDir is the fsync of a directory MkdirAllDurable created, or of
+// the parent it created one in; tests replace it to see which.
+var syncNewDir = syncDir
+
 // syncDir fsyncs a directory, making the entries created, renamed or
 // removed in it durable. Without it a crash can undo a rename that the
 // file's own fsync does not cover (mpop's bug, see DESIGN.md).

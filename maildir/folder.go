@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Folder struct {
 	store                       *Store
 	dir, tmpDir, newDir, curDir string
 	fs                          *fileSystem // how its deliveries are made durable
+
+	idMu sync.Mutex
+	id   string // its identity, once read or given (see ID)
 }
 
 // Dir is the folder's directory.

@@ -324,7 +324,7 @@ func ensureMaildir(dir string, marker, subdirs bool) error {
 	case err != nil:
 		return localErr(fmt.Errorf("maildir: %s: %w", dir, unwrapPath(err)))
 	case !fi.IsDir():
-		return failure.New(failure.Usage, fmt.Sprintf("maildir: %s is a file, not a Maildir directory", dir))
+		return failure.New(failure.LocalIO, fmt.Sprintf("maildir: %s is a file, not a Maildir directory", dir))
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -334,7 +334,7 @@ func ensureMaildir(dir string, marker, subdirs bool) error {
 	other := ""
 	for _, e := range entries {
 		switch name := e.Name(); name {
-		case "tmp", "new", "cur", "maildirfolder":
+		case "tmp", "new", "cur", "maildirfolder", IDFile:
 			have[name] = true
 		default:
 			if !(subdirs && e.IsDir()) {
@@ -343,7 +343,7 @@ func ensureMaildir(dir string, marker, subdirs bool) error {
 		}
 	}
 	if other != "" && !(have["new"] && have["cur"]) {
-		return failure.New(failure.Usage, fmt.Sprintf(
+		return failure.New(failure.LocalIO, fmt.Sprintf(
 			"maildir: %s is not a Maildir (it holds %q and has no new/ and cur/): refusing to deliver into it", dir, other))
 	}
 	var created bool
@@ -351,7 +351,7 @@ func ensureMaildir(dir string, marker, subdirs bool) error {
 		p := filepath.Join(dir, sub)
 		if have[sub] {
 			if !isDir(p) {
-				return failure.New(failure.Usage, fmt.Sprintf("maildir: %s is not a directory: %s is not a usable Maildir", p, dir))
+				return failure.New(failure.LocalIO, fmt.Sprintf("maildir: %s is not a directory: %s is not a usable Maildir", p, dir))
 			}
 			continue
 		}
@@ -373,21 +373,8 @@ func ensureMaildir(dir string, marker, subdirs bool) error {
 }
 
 func createMaildir(dir string, marker bool) error {
-	// The highest missing ancestor: every directory from its parent down
-	// gets a new entry and needs an fsync.
-	top := dir
-	for {
-		parent := filepath.Dir(top)
-		if parent == top {
-			break
-		}
-		if _, err := os.Stat(parent); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		top = parent
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return localErr(fmt.Errorf("maildir: create %s: %w", dir, unwrapPath(err)))
+	if err := MkdirAllDurable(dir, 0o700); err != nil {
+		return err
 	}
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		p := filepath.Join(dir, sub)
@@ -400,14 +387,7 @@ func createMaildir(dir string, marker bool) error {
 			return err
 		}
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
-			return localErr(err)
-		}
-		if d == filepath.Dir(top) || d == filepath.Dir(d) {
-			return nil
-		}
-	}
+	return localErr(syncDir(dir))
 }
 
 func touch(path string) error {

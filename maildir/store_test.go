@@ -34,19 +34,19 @@ func TestOpen(t *testing.T) {
 		{name: "a file", setup: func(t *testing.T, dir string) {
 			mkdir(t, filepath.Dir(dir))
 			writeFile(t, dir, "not a dir")
-		}, wantErr: "is a file, not a Maildir", kind: failure.Usage},
+		}, wantErr: "is a file, not a Maildir", kind: failure.LocalIO},
 		{name: "a directory of other things", setup: func(t *testing.T, dir string) {
 			mkdir(t, filepath.Join(dir, "Documents"))
 			writeFile(t, filepath.Join(dir, "notes.txt"), "x")
-		}, wantErr: "is not a Maildir", kind: failure.Usage},
+		}, wantErr: "is not a Maildir", kind: failure.LocalIO},
 		{name: "other things and a tmp", setup: func(t *testing.T, dir string) {
 			mkdir(t, filepath.Join(dir, "tmp"))
 			writeFile(t, filepath.Join(dir, ".bashrc"), "x")
-		}, wantErr: "is not a Maildir", kind: failure.Usage},
+		}, wantErr: "is not a Maildir", kind: failure.LocalIO},
 		{name: "new is a file", setup: func(t *testing.T, dir string) {
 			mkdir(t, filepath.Join(dir, "cur"))
 			writeFile(t, filepath.Join(dir, "new"), "x")
-		}, wantErr: "not a usable Maildir", kind: failure.Usage},
+		}, wantErr: "not a usable Maildir", kind: failure.LocalIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

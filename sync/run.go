@@ -171,7 +171,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 
 func (e *engine) run(ctx context.Context) error {
 	if !e.opt.DryRun {
-		if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+		if err := maildir.MkdirAllDurable(e.stateDir, 0o700); err != nil {
 			return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: state directory: %w", err))
 		}
 		// Leftovers of a run killed while it replaced a journal or a mark.

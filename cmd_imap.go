@@ -72,10 +72,15 @@ func imapOptions(a *config.Account, secret string, sink report.Sink, trace trace
 		}
 		opt.Store = store
 	default:
-		// A dry run writes nothing, so it does not create the Maildir; an
-		// existing one is read to show local changes too.
-		if store, err := openStoreReadOnly(a); err == nil {
-			opt.Store = store
+		// A dry run writes nothing, so it does not create the Maildir; it
+		// reads what is there (nothing, when the Maildir does not exist)
+		// to show exactly what the real run would do.
+		layout, err := maildir.ParseLayout(a.Layout)
+		if err != nil {
+			return mailsync.Options{}, err
+		}
+		if opt.Store, err = maildir.OpenView(a.Maildir, layout); err != nil {
+			return mailsync.Options{}, err
 		}
 	}
 	return opt, nil
@@ -89,6 +94,7 @@ func runIMAPSync(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		opt.AllowMassDelete = flagBool(c, "allow-mass-delete")
 		_, err = mailsync.Run(ctx, opt)
 		return err
 	})

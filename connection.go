@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	gosync "sync"
 	"time"
 
@@ -33,15 +32,6 @@ func openStore(a *config.Account) (*maildir.Store, error) {
 		return nil, err
 	}
 	return maildir.Open(a.Maildir, layout)
-}
-
-// openStoreReadOnly opens the account's Maildir only if it exists: a
-// listing shows where folders are without creating anything.
-func openStoreReadOnly(a *config.Account) (*maildir.Store, error) {
-	if _, err := os.Stat(a.Maildir); err != nil {
-		return nil, err
-	}
-	return openStore(a)
 }
 
 // inboxTarget is where POP3 mail goes: the Maildir's INBOX, or the MDA.

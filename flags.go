@@ -66,6 +66,7 @@ func imapSyncFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "folders", Category: cat, Usage: "folder `PATTERN`s as mbsync's Patterns: * and %, !PATTERN excludes (repeatable; default *)"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Category: cat, Usage: "sync up to `N` folders in parallel (default 4, at most 8)"},
 		&cli.BoolFlag{Name: "expunge-remote", Category: cat, Usage: "delete on the server the messages deleted locally"},
+		&cli.BoolFlag{Name: "allow-mass-delete", Category: cat, Usage: "allow this run to delete more than 100 messages, or more than a quarter, of a folder (on either side); without it such deletions are held back and the run exits 5"},
 	}
 }
 

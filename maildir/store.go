@@ -70,6 +70,7 @@ const maxNameLen = 255
 type Store struct {
 	root   string
 	layout Layout
+	view   bool // OpenView: reads only
 	// syncSlots holds a token for every fsync in flight (see Folder.Stage).
 	syncSlots chan struct{}
 
@@ -105,6 +106,24 @@ func Open(root string, layout Layout) (*Store, error) {
 		folders:     make(map[string]*Folder),
 		fileSystems: make(map[uint64]*fileSystem),
 	}, nil
+}
+
+// OpenView returns a store rooted at root that only reads: it creates
+// nothing, root need not exist, and Folder fails. A dry run uses it to
+// find where each folder is and what it holds (FolderDir, ReadID, a
+// listing) without writing anything.
+func OpenView(root string, layout Layout) (*Store, error) {
+	if layout != LayoutMaildirPP && layout != LayoutFS {
+		return nil, failure.New(failure.Usage, fmt.Sprintf("maildir: unknown layout %d", int(layout)))
+	}
+	if root == "" {
+		return nil, failure.New(failure.Usage, "maildir: no Maildir path given")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, failure.Wrap(failure.LocalIO, fmt.Errorf("maildir: %s: %w", root, err))
+	}
+	return &Store{root: abs, layout: layout, view: true}, nil
 }
 
 // Root is the absolute path of the root Maildir (INBOX).
@@ -172,6 +191,9 @@ func (s *Store) Folder(path []string) (*Folder, error) {
 	dir, err := s.FolderDir(path)
 	if err != nil {
 		return nil, err
+	}
+	if s.view {
+		return nil, fmt.Errorf("maildir: %s: a read-only view cannot open a folder for delivery", dir)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -77,18 +77,50 @@
 // go-imap's MOVE fallback. A folder that vanished from the server is left
 // alone locally, with a Notice.
 //
-// # UIDVALIDITY
+// A missing file counts as a deletion only in the local folder the state
+// describes (DESIGN invariant 8). Each local folder carries an identity
+// (maildir.IDFile) that its state records (B); a folder whose identity is
+// missing or another one (a new Maildir at a changed path, an unmounted
+// disk, a typo in --maildir) is not the one the state describes, and the
+// sync re-matches instead (below): nothing is deleted on either side, what
+// is there is kept, the rest is fetched, and a Notice says why. A version
+// 1 state, which recorded no identity, describes the folder when the
+// folder holds one of its messages or when it knows of no message file.
+//
+// No mass deletion (DESIGN invariant 9): a run does not remove more than
+// 100 messages, or more than a quarter of a folder when that is more than
+// 10, on the server because they are missing locally, or locally because
+// the server no longer lists them. It holds those deletions back, syncs
+// the rest of the folder, and fails it with failure.Guard and a message
+// naming --allow-mass-delete (Options.AllowMassDelete), which lets the
+// next run do them. Messages held back from an expunge are recorded as
+// deleted locally.
+//
+// # UIDVALIDITY and re-matching
 //
 // When a folder's UIDVALIDITY changes, or a folder has no state but its
 // local copy has mail (a lost state, a Maildir written by another tool),
-// the state is rebuilt by re-matching: each local message is paired with
-// a server message by Message-ID and size (the server's RFC822.SIZE, kept
-// in the state; computed from the file when there is no state), messages
-// without Message-ID by a SHA-256 of their content. Pairs keep their file;
-// server messages without a pair are fetched; local messages without a
-// pair are kept untracked. Nothing is downloaded twice, nothing deleted,
-// and a Notice says what was done. An MDA keeps no files: its state keeps
-// a digest of each Message-ID, which pairs the same way.
+// or the local folder is not the one the state describes, the state is
+// rebuilt by re-matching: each local message is paired with a server
+// message, under an unchanged UIDVALIDITY first by the file the state
+// delivered it into, then by Message-ID and size (the server's
+// RFC822.SIZE, kept in the state; computed from the file when the state
+// does not know the file), messages without Message-ID by a SHA-256 of
+// their content. Pairs keep their file; server messages without a pair
+// are fetched; local messages without a pair are kept untracked. Nothing
+// is downloaded twice, nothing deleted, and a Notice says what was done.
+//
+// What the state knew carries over. A message the user deleted locally
+// stays deleted: under the same UIDVALIDITY by its UID; across a change by
+// the match key its R record carries (match.go: a digest of its Message-ID
+// or, without one, of its header, fetched from the server when the
+// deletion was recorded) and its size, when exactly one new message has
+// them. A flag the user removed locally since the last sync is removed on
+// the server too; otherwise the first merge after a re-match takes the
+// union of both sides' flags. A deletion made after the last sync and
+// before a UIDVALIDITY change is not known to the state and cannot be
+// carried: that message is fetched again. An MDA keeps no files: its state
+// keeps a digest of each Message-ID, which pairs the same way.
 //
 // # State
 //
@@ -97,8 +129,10 @@
 // ignored). Records are fields separated by one space; names are escaped
 // (%XX for '%' and every byte outside '!'..'~', "%" alone for ""):
 //
-//	V 1                               format version (first record)
+//	V 2                               format version (first record; 1 is
+//	                                  read too: it has no B, and R no key)
 //	N <folder>                        the server's folder name
+//	B <identity>                      the local folder's maildir identity
 //	U <uidvalidity>
 //	L <uid>                           every UID <= it is handled
 //	Q <modseq>                        HIGHESTMODSEQ merged (CHANGEDSINCE base)
@@ -110,7 +144,8 @@
 //	P <uid> <unique> <flags> <size>   a delivery in doubt (intent)
 //	D <uid>                           the pending delivery is done
 //	F <uid> <flags>                   new merge base
-//	R <uid>                           the local file was removed; kept on the server
+//	R <uid> [<key>]                   the local file was removed; kept on the
+//	                                  server; key: its match key (match.go)
 //	X <uid>                           forgotten (expunged)
 //
 // Next to it, <escaped name>.skip holds the folder's skip mark: one line
@@ -118,7 +153,7 @@
 //
 // For an MDA the unique field is "-" followed by a digest of the
 // Message-ID. Records are appended as work is done and the journal is
-// rewritten atomically (compacted: V N U L Q S, then M and R, then P) at
+// rewritten atomically (compacted: V N U L Q S B, then M and R, then P) at
 // the end of each folder.
 //
 // Deliveries follow DESIGN invariant 2, per batch: Stage each message into

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -76,6 +77,13 @@ type folderRun struct {
 	// softErr is the first error that did not stop the folder (one file
 	// that could not be renamed): the folder completes and reports it.
 	softErr error
+
+	// identity is the local folder's maildir identity ("" in a dry run
+	// when it has none yet); unbound, when not "", says why the local
+	// folder is not the one the state describes (DESIGN invariant 8): then
+	// a missing file is no local deletion and the state is re-matched.
+	identity string
+	unbound  string
 
 	delivered int
 	bytes     int64
@@ -173,9 +181,19 @@ func (r *folderRun) open() error {
 				return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: %s: %w", r.name, err))
 			}
 			r.local = newLocalIndex(entries)
+			if r.identity, err = maildir.ReadID(r.job.dir); err != nil {
+				r.j.Close()
+				return fmt.Errorf("imap: %s: %w", r.name, err)
+			}
+			r.bind()
 		}
 	default:
 		mf, err := r.e.opt.Store.Folder(r.job.f.path)
+		if err != nil {
+			r.j.Close()
+			return fmt.Errorf("imap: %s: %w", r.name, err)
+		}
+		old, err := maildir.ReadID(mf.Dir())
 		if err != nil {
 			r.j.Close()
 			return fmt.Errorf("imap: %s: %w", r.name, err)
@@ -188,8 +206,61 @@ func (r *folderRun) open() error {
 			return fmt.Errorf("imap: %s: %w", r.name, err)
 		}
 		r.mf, r.target, r.local = mf, mf, newLocalIndex(entries)
+		r.identity = old
+		r.bind()
+		// The folder keeps its identity from now on; a bound state that
+		// did not record it yet (version 1) records it now. An unbound
+		// one is rebuilt with it by the re-match.
+		if r.identity, err = mf.ID(); err != nil {
+			r.j.Close()
+			return fmt.Errorf("imap: %s: %w", r.name, err)
+		}
+		if r.unbound == "" && r.st.identity != r.identity {
+			r.st.identity = r.identity
+			r.append(recB(r.identity))
+		}
 	}
 	return nil
+}
+
+// bind decides whether the local folder is the one the state describes
+// (DESIGN invariant 8), from the identity the folder carries (r.identity,
+// read before anything was written) and the one the state recorded. A
+// state that recorded none (version 1) is taken to describe the folder
+// when the folder holds at least one message the state delivered into it,
+// or when the state knows of no such message. Otherwise r.unbound says
+// why not, and the sync re-matches the state instead of reading missing
+// files as deletions.
+func (r *folderRun) bind() {
+	st := r.st
+	if st.identity != "" {
+		switch {
+		case r.identity == st.identity:
+		case r.local == nil || len(r.local.all) == 0 && r.identity == "":
+			r.unbound = fmt.Sprintf("the local folder %s is new or empty", r.job.dir)
+		case r.identity == "":
+			r.unbound = fmt.Sprintf("the local folder %s has no mailfetch identity (%s): it was created anew", r.job.dir, maildir.IDFile)
+		default:
+			r.unbound = fmt.Sprintf("the local folder %s is another one than the state describes (identity %s, not %s)", r.job.dir, r.identity, st.identity)
+		}
+		return
+	}
+	files := 0
+	for _, m := range st.msgs {
+		if m.localGone || isMDAUnique(m.unique) {
+			continue
+		}
+		files++
+		if _, ok := r.local.find(m.unique); ok {
+			return
+		}
+	}
+	if files > 0 {
+		r.unbound = fmt.Sprintf("none of the %d messages the state knows is in the local folder %s", files, r.job.dir)
+		if r.local == nil {
+			r.unbound = fmt.Sprintf("the local folder of the %d messages the state knows does not exist", files)
+		}
+	}
 }
 
 // damagedState is the error for a state that cannot be read. Moving it
@@ -299,7 +370,7 @@ func (r *folderRun) resolvePending() error {
 func (r *folderRun) canSkip() bool {
 	stt, mark := r.job.f.status, r.st.status
 	switch {
-	case stt == nil || !mark.valid || r.st.uidValidity == 0 || len(r.refetch) > 0:
+	case stt == nil || !mark.valid || r.st.uidValidity == 0 || len(r.refetch) > 0 || r.unbound != "":
 		return false
 	case stt.UIDValidity != r.st.uidValidity || stt.UIDValidity != mark.uidValidity:
 		return false
@@ -365,11 +436,18 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 	}
 
 	switch {
-	case r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
+	case r.unbound != "" || r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
 		// Searched again after the re-match, which may take a while.
 		_, _ = search.Wait()
 		search = nil
-		if err := r.rematch(ctx, fmt.Sprintf("UIDVALIDITY changed from %d to %d", r.st.uidValidity, sel.UIDValidity)); err != nil {
+		var why []string
+		if r.unbound != "" {
+			why = append(why, r.unbound)
+		}
+		if r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity {
+			why = append(why, fmt.Sprintf("UIDVALIDITY changed from %d to %d", r.st.uidValidity, sel.UIDValidity))
+		}
+		if err := r.rematch(ctx, strings.Join(why, "; ")); err != nil {
 			return err
 		}
 	case r.st.uidValidity == 0 && len(r.st.msgs) == 0 && r.local != nil && len(r.local.all) > 0:
@@ -428,6 +506,7 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 		}
 		slices.Sort(expunged)
 	}
+	expunged, expungeRemote, localGone = r.guardDeletions(expunged, expungeRemote, localGone)
 
 	metas, err := r.prepass(ctx, fresh, server)
 	if err != nil {
@@ -473,11 +552,8 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 		return err
 	}
 	r.applyExpunged(expunged)
-	for _, u := range localGone {
-		if m := r.st.msgs[u]; m != nil && !m.localGone {
-			m.localGone = true
-			r.append(recR(u))
-		}
+	if err := r.recordGone(ctx, localGone, onServer); err != nil {
+		return err
 	}
 	if err := r.expungeRemote(ctx, expungeRemote); err != nil {
 		return err
@@ -693,13 +769,7 @@ func (r *folderRun) expungeRemote(ctx context.Context, uids []imap.UID) error {
 	if !s.caps.Has(imap.CapUIDPlus) {
 		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
 			"%d message(s) deleted locally stay on the server: it lacks UIDPLUS, and a plain EXPUNGE could remove other mail", len(uids))})
-		for _, u := range uids {
-			if m := r.st.msgs[u]; m != nil && !m.localGone {
-				m.localGone = true
-				r.append(recR(u))
-			}
-		}
-		return nil
+		return r.recordGone(ctx, uids, nil)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -719,6 +789,128 @@ func (r *folderRun) expungeRemote(ctx context.Context, uids []imap.UID) error {
 	}
 	r.e.add(func(res *Result) { res.RemovedRemote += len(uids) })
 	return nil
+}
+
+// Mass deletions (DESIGN invariant 9): a run never deletes a large share
+// of a folder, on the server or locally, because of a difference it
+// observed, unless Options.AllowMassDelete says so. Large is more than
+// massDeleteCount messages, or more than a quarter of the folder when
+// that is more than massDeleteFloor messages (emptying a small Trash is
+// not a mass deletion). Users of mbsync and offlineimap lose whole
+// mailboxes to a state that no longer matches its Maildir; the binding
+// (DESIGN invariant 8) catches most of that, this guard the rest.
+const (
+	massDeleteCount = 100
+	massDeleteFloor = 10
+)
+
+// massDeletion reports whether deleting n of a folder's total messages is
+// a mass deletion.
+func massDeletion(n, total int) bool {
+	return n > massDeleteCount || n > massDeleteFloor && 4*n > total
+}
+
+// guardDeletions holds back the deletions of this run that would be mass
+// deletions (see massDeletion), on either side, and records why as the
+// folder's error (failure.Guard): the rest of the folder syncs. Messages
+// deleted locally whose expunge on the server is held back are recorded
+// as deleted locally (they stay on the server and are not fetched again),
+// so that a later run with AllowMassDelete expunges them.
+func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []imap.UID) ([]imap.UID, []imap.UID, []imap.UID) {
+	if r.e.opt.AllowMassDelete {
+		return expunged, expungeRemote, localGone
+	}
+	var why []string
+	known, files := 0, 0
+	for _, m := range r.st.msgs {
+		if !m.localGone && !isMDAUnique(m.unique) {
+			known++
+		}
+	}
+	for _, u := range expunged {
+		if m := r.st.msgs[u]; m != nil && !m.localGone && !isMDAUnique(m.unique) {
+			if _, ok := r.local.find(m.unique); ok {
+				files++
+			}
+		}
+	}
+	if massDeletion(files, known) {
+		why = append(why, fmt.Sprintf("refusing to remove %d of the %d local messages of %s because the server no longer lists them", files, known, r.job.dir))
+		expunged = nil
+	}
+	if n, total := len(expungeRemote), int(r.sel.NumMessages); massDeletion(n, total) {
+		why = append(why, fmt.Sprintf("refusing to delete %d of the %d messages on the server because they are missing from %s", n, total, r.job.dir))
+		localGone = append(localGone, expungeRemote...)
+		expungeRemote = nil
+	}
+	if len(why) > 0 {
+		r.soft(failure.New(failure.Guard, fmt.Sprintf("imap: %s: %s; nothing was deleted: if that is what you want, run again with --allow-mass-delete", r.name, strings.Join(why, "; and "))))
+	}
+	return expunged, expungeRemote, localGone
+}
+
+// recordGone records that the local files of uids were removed: the
+// messages stay on the server and are not fetched again. Each R record
+// carries the message's match key (fetched from the server: its header),
+// so that the deletion outlives a change of UIDVALIDITY; deletions
+// recorded without a key by an older mailfetch get theirs too, when their
+// messages are on the server (onServer; nil: none looked for).
+func (r *folderRun) recordGone(ctx context.Context, uids []imap.UID, onServer map[imap.UID]bool) error {
+	var need []imap.UID
+	for _, u := range uids {
+		if m := r.st.msgs[u]; m != nil && !m.localGone {
+			need = append(need, u)
+		}
+	}
+	for u, m := range r.st.msgs {
+		if m.localGone && m.goneKey == "" && onServer[u] {
+			need = append(need, u)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	slices.Sort(need)
+	keys, err := r.fetchKeys(ctx, need)
+	for _, u := range need {
+		m := r.st.msgs[u]
+		if m.localGone && keys[u] == "" {
+			continue
+		}
+		m.localGone = true
+		m.goneKey = keys[u]
+		r.append(recR(u, m.goneKey))
+	}
+	return err
+}
+
+// fetchKeys returns the match keys of uids, from their headers.
+func (r *folderRun) fetchKeys(ctx context.Context, uids []imap.UID) (map[imap.UID]string, error) {
+	set, ok := uidSetOf(uids)
+	if !ok {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true,
+		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
+	out := map[imap.UID]string{}
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := r.s.collect(msg)
+		if err != nil {
+			r.s.abort()
+			r.s.drain(cmd)
+			return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
+		}
+		if m.uid != 0 && m.header != nil {
+			out[m.uid] = matchKeyOf(m.header)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
+	}
+	return out, nil
 }
 
 // reportDry emits what a run would do, and does nothing.

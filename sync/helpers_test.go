@@ -91,16 +91,37 @@ func (e *testEnv) store() *maildir.Store {
 
 // options are Options for the plain port, credentials allowed in clear.
 func (e *testEnv) options(sink report.Sink) Options {
+	opt := e.serverOptions(sink)
+	opt.Store = e.store()
+	return opt
+}
+
+// serverOptions are options without a local store.
+func (e *testEnv) serverOptions(sink report.Sink) Options {
 	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
 		e.t.Fatal(err)
 	}
-	return Options{
+	opt := Options{
 		Account: "test", Host: e.srv.Host, Port: e.srv.IMAPPort,
 		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
 		Timeouts: transport.Timeouts{IO: 30 * time.Second},
 		User:     e.user.Name, Secret: e.user.Password,
-		Store: e.store(), StateDir: e.stateDir, Sink: sink,
+		StateDir: e.stateDir, Sink: sink,
 	}
+	return opt
+}
+
+// dryOptions are options for a dry run that reads the Maildir without
+// creating it, as the CLI gives them.
+func (e *testEnv) dryOptions(sink report.Sink) Options {
+	e.t.Helper()
+	opt := e.serverOptions(nil)
+	view, err := maildir.OpenView(e.root, e.layout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opt.Store, opt.DryRun, opt.Sink = view, true, sink
+	return opt
 }
 
 // run syncs with opt changed by mod, and returns the result and events.

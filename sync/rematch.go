@@ -36,19 +36,34 @@ type candidate struct {
 	size   int64         // as the server counts it (CRLF)
 	flags  maildir.Flags // synced flags of the local file
 	msgID  string        // normalized; for an MDA delivery, its digest key
+	// old is the state's record of the message delivered into this file,
+	// and oldUID its UID then; nil when the state knows no such file.
+	old    *msgRecord
+	oldUID imap.UID
 }
 
-// rematch rebuilds the folder's state when its UIDs cannot be trusted (the
-// UIDVALIDITY changed) or are not known (no state, but mail in the local
-// folder: the state was lost, or the Maildir came from another tool). It
-// never deletes and never downloads what is already here: each local
-// message is paired with a server message by Message-ID and size (the
-// size the server counts, with CRLF line ends), or, for messages without a
-// Message-ID, by a hash of the content. Paired messages get their new UID;
-// server messages without a pair are new and fetched; local messages
-// without a pair stay as they are, untracked. The merge base of a pair is
-// the flags both sides share, so the next flag merge takes the union and
-// removes no flag. A Notice says what was done.
+// rematch rebuilds the folder's state when its UIDs cannot be trusted
+// (the UIDVALIDITY changed), are not known (no state, but mail in the
+// local folder: the state was lost, or the Maildir came from another
+// tool), or the local folder is not the one the state describes
+// (r.unbound: a moved, replaced or new Maildir). It never deletes and
+// never downloads what is already here: each local message is paired with
+// a server message, under an unchanged UIDVALIDITY first by the file the
+// state delivered it into, then by Message-ID and size (the size the
+// server counts, with CRLF line ends), then, for messages without a
+// Message-ID, by a hash of the content. Paired messages get their UID;
+// server messages without a pair are fetched; local messages without a
+// pair stay as they are, untracked.
+//
+// What the state knew carries over (issue: a restored server brought back
+// what the user had deleted). Local deletions stay deletions: under the
+// same UIDVALIDITY by UID, across a change by their match key and size
+// when exactly one new message has them. A pair's merge base is the
+// state's when the file is the one the state knows (under a new
+// UIDVALIDITY with the flags the user removed since kept in it, so that
+// the removal reaches the server and nothing else is removed); otherwise
+// it is the flags both sides share, so that the first merge takes their
+// union and removes no flag. A Notice says what was done.
 func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	srv, err := r.serverMessages(ctx)
 	if err != nil {
@@ -60,20 +75,44 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
+	sameValidity := r.st.uidValidity != 0 && r.st.uidValidity == r.sel.UIDValidity
+
+	pairs := map[imap.UID]*candidate{}
+	used := map[*candidate]bool{}
+	pair := func(m *serverMsg, c *candidate) {
+		pairs[m.uid] = c
+		used[c] = true
+		m.matched = true
+	}
+
+	// By the file the state delivered the message into.
+	byFile := 0
+	if sameValidity {
+		byOld := map[imap.UID]*candidate{}
+		for _, c := range cands {
+			if c.old != nil {
+				byOld[c.oldUID] = c
+			}
+		}
+		for _, m := range srv {
+			if c := byOld[m.uid]; c != nil {
+				pair(m, c)
+				byFile++
+			}
+		}
+	}
 
 	// By Message-ID and size.
 	byKey := map[string][]*candidate{}
 	for _, c := range cands {
-		if c.msgID != "" {
+		if c.msgID != "" && !used[c] {
 			k := fmt.Sprintf("%d %s", c.size, c.msgID)
 			byKey[k] = append(byKey[k], c)
 		}
 	}
-	pairs := map[imap.UID]*candidate{}
-	used := map[*candidate]bool{}
 	byID := 0
 	for _, m := range srv {
-		if m.msgID == "" {
+		if m.msgID == "" || m.matched {
 			continue
 		}
 		id := m.msgID
@@ -82,9 +121,8 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 		}
 		k := fmt.Sprintf("%d %s", m.size, id)
 		if list := byKey[k]; len(list) > 0 {
-			pairs[m.uid], byKey[k] = list[0], list[1:]
-			used[list[0]] = true
-			m.matched = true
+			byKey[k] = list[1:]
+			pair(m, list[0])
 			byID++
 		}
 	}
@@ -92,62 +130,39 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	// By content, for messages without a Message-ID of equal size.
 	byHash := 0
 	if !r.mda {
-		sizes := map[int64]bool{}
-		for _, c := range cands {
-			if !used[c] && c.msgID == "" {
-				sizes[c.size] = true
-			}
+		if byHash, err = r.pairByContent(ctx, srv, cands, used, pair); err != nil {
+			return err
 		}
-		var need []imap.UID
-		for _, m := range srv {
-			if !m.matched && m.msgID == "" && sizes[m.size] {
-				need = append(need, m.uid)
-			}
-		}
-		if len(need) > 0 {
-			hashes, err := r.serverHashes(ctx, need)
-			if err != nil {
-				return err
-			}
-			local := map[[sha256.Size]byte][]*candidate{}
-			stop := r.s.keepAlive(r.e.keepAliveEvery())
-			defer stop()
-			for _, c := range cands {
-				if used[c] || c.msgID != "" || !sizes[c.size] {
-					continue
-				}
-				h, err := fileHash(c.path)
-				if err != nil {
-					continue // gone meanwhile: not paired
-				}
-				local[h] = append(local[h], c)
-			}
-			for _, m := range srv {
-				h, ok := hashes[m.uid]
-				if !ok || m.matched {
-					continue
-				}
-				if list := local[h]; len(list) > 0 {
-					pairs[m.uid], local[h] = list[0], list[1:]
-					used[list[0]] = true
-					m.matched = true
-					byHash++
-				}
-			}
-		}
+	}
+
+	gone, err := r.carryDeletions(ctx, srv, sameValidity)
+	if err != nil {
+		return err
 	}
 
 	st := newFolderState(r.name)
 	st.uidValidity = r.sel.UIDValidity
+	st.identity = r.identity
 	flags := map[imap.UID]maildir.Flags{}
 	for _, m := range srv {
 		flags[m.uid] = m.flags
+		if g := gone[m.uid]; g != nil {
+			st.msgs[m.uid] = g
+			continue
+		}
 		c := pairs[m.uid]
 		if c == nil {
 			continue
 		}
 		base := c.flags
-		if !r.mda {
+		switch {
+		case r.mda:
+		case c.old != nil && sameValidity && c.oldUID == m.uid:
+			base = c.old.flags
+		case c.old != nil:
+			// The user's removals since the last sync stay removals.
+			base = removedFlags(c.old.flags, c.flags)
+		default:
 			base = commonFlags(c.flags, m.flags)
 		}
 		st.msgs[m.uid] = &msgRecord{unique: c.unique, flags: base, size: m.size}
@@ -158,12 +173,19 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 			kept++
 		}
 	}
-	fresh := len(srv) - len(pairs)
-	text := fmt.Sprintf("%s: re-matched %d local message(s) to the server's by Message-ID and size", reason, byID)
+	fresh := len(srv) - len(pairs) - len(gone)
+	text := reason + ": re-matched"
+	if byFile > 0 {
+		text += fmt.Sprintf(" %d local message(s) by file name,", byFile)
+	}
+	text += fmt.Sprintf(" %d by Message-ID and size", byID)
 	if byHash > 0 {
 		text += fmt.Sprintf(", %d by content", byHash)
 	}
 	text += fmt.Sprintf("; %d message(s) on the server are new to this folder and fetched", fresh)
+	if len(gone) > 0 {
+		text += fmt.Sprintf("; %d message(s) deleted locally stay deleted", len(gone))
+	}
 	if kept > 0 {
 		text += fmt.Sprintf("; %d local message(s) not on the server are kept as they are", kept)
 	}
@@ -183,6 +205,164 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 		r.dirty = false
 	}
 	return nil
+}
+
+// pairByContent pairs server and local messages without a Message-ID by
+// a hash of their content, among those of equal size. It returns how many
+// it paired.
+func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands []*candidate, used map[*candidate]bool, pair func(*serverMsg, *candidate)) (int, error) {
+	sizes := map[int64]bool{}
+	for _, c := range cands {
+		if !used[c] && c.msgID == "" {
+			sizes[c.size] = true
+		}
+	}
+	var need []imap.UID
+	for _, m := range srv {
+		if !m.matched && m.msgID == "" && sizes[m.size] {
+			need = append(need, m.uid)
+		}
+	}
+	if len(need) == 0 {
+		return 0, nil
+	}
+	hashes, err := r.serverHashes(ctx, need)
+	if err != nil {
+		return 0, err
+	}
+	local := map[[sha256.Size]byte][]*candidate{}
+	stop := r.s.keepAlive(r.e.keepAliveEvery())
+	defer stop()
+	for _, c := range cands {
+		if used[c] || c.msgID != "" || !sizes[c.size] {
+			continue
+		}
+		h, err := fileHash(c.path)
+		if err != nil {
+			continue // gone meanwhile: not paired
+		}
+		local[h] = append(local[h], c)
+	}
+	n := 0
+	for _, m := range srv {
+		h, ok := hashes[m.uid]
+		if !ok || m.matched {
+			continue
+		}
+		if list := local[h]; len(list) > 0 {
+			local[h] = list[1:]
+			pair(m, list[0])
+			n++
+		}
+	}
+	return n, nil
+}
+
+// carryDeletions returns the records of the messages the user deleted
+// locally, by their UID in the rebuilt state. Under the same UIDVALIDITY
+// a deletion keeps its UID when the message is still on the server and
+// was not paired with a local file. Across a change it is found by its
+// match key and size, and only when exactly one unpaired server message
+// has them: an ambiguous key brings the message back rather than risk
+// hiding another one.
+func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameValidity bool) (map[imap.UID]*msgRecord, error) {
+	var deleted []*msgRecord
+	var deletedUIDs []imap.UID
+	for u, m := range r.st.msgs {
+		if m.localGone && !isMDAUnique(m.unique) {
+			deleted = append(deleted, m)
+			deletedUIDs = append(deletedUIDs, u)
+		}
+	}
+	out := map[imap.UID]*msgRecord{}
+	if len(deleted) == 0 {
+		return out, nil
+	}
+	carry := func(m *serverMsg, old *msgRecord) {
+		out[m.uid] = &msgRecord{unique: old.unique, flags: old.flags, size: m.size, localGone: true, goneKey: old.goneKey}
+		m.matched = true
+	}
+	if sameValidity {
+		byUID := map[imap.UID]*serverMsg{}
+		for _, m := range srv {
+			byUID[m.uid] = m
+		}
+		for i, u := range deletedUIDs {
+			if m := byUID[u]; m != nil && !m.matched {
+				carry(m, deleted[i])
+			}
+		}
+		return out, nil
+	}
+	// Across a UIDVALIDITY change: keys of the unpaired server messages
+	// of the sizes that deleted messages had.
+	wantSize := map[int64]bool{}
+	hKeys := false
+	for _, d := range deleted {
+		if d.goneKey != "" {
+			wantSize[d.size] = true
+			hKeys = hKeys || d.goneKey[0] == 'h'
+		}
+	}
+	keyOf := map[imap.UID]string{}
+	var needHeader []imap.UID
+	for _, m := range srv {
+		switch {
+		case m.matched || !wantSize[m.size]:
+		case m.msgID != "":
+			keyOf[m.uid] = "m" + digest24(canonicalMessageID(m.msgID))
+		case hKeys:
+			needHeader = append(needHeader, m.uid)
+		}
+	}
+	if len(needHeader) > 0 {
+		keys, err := r.fetchKeys(ctx, needHeader)
+		if err != nil {
+			return nil, err
+		}
+		for u, k := range keys {
+			keyOf[u] = k
+		}
+	}
+	type sizedKey struct {
+		size int64
+		key  string
+	}
+	count := map[sizedKey]int{}
+	bySK := map[sizedKey]*serverMsg{}
+	for _, m := range srv {
+		if k, ok := keyOf[m.uid]; ok {
+			sk := sizedKey{m.size, k}
+			count[sk]++
+			bySK[sk] = m
+		}
+	}
+	wanted := map[sizedKey]int{}
+	for _, d := range deleted {
+		wanted[sizedKey{d.size, d.goneKey}]++
+	}
+	for _, d := range deleted {
+		sk := sizedKey{d.size, d.goneKey}
+		if d.goneKey == "" || count[sk] != 1 || wanted[sk] != 1 {
+			continue
+		}
+		carry(bySK[sk], d)
+	}
+	return out, nil
+}
+
+// removedFlags is a merge base for a file whose old base was old and
+// whose flags are now local: the flags the user removed locally since the
+// last sync. Merged against the server, a flag the user removed is
+// removed on both sides, and every other flag either side has is kept.
+func removedFlags(old, local maildir.Flags) maildir.Flags {
+	var out []byte
+	for i := 0; i < len(syncedFlags); i++ {
+		if c := syncedFlags[i]; old.Has(c) && !local.Has(c) {
+			out = append(out, c)
+		}
+	}
+	return maildir.Flags(out)
 }
 
 // commonFlags are the synced flags both a and b have.
@@ -232,14 +412,16 @@ func (r *folderRun) serverMessages(ctx context.Context) ([]*serverMsg, error) {
 	return out, nil
 }
 
-// candidates lists the local messages to pair: after a UIDVALIDITY change
-// those the state knows (their server size is recorded); without state,
-// every file of the local folder (its server size computed from the
-// file).
+// candidates lists the local messages to pair. Under a changed
+// UIDVALIDITY in a folder the state describes, those the state knows
+// (their server size is recorded). Without a state, or when the local
+// folder is not the one the state describes, every file of the local
+// folder (its server size computed from the file), each with the state's
+// record when the state delivered it.
 func (r *folderRun) candidates() ([]*candidate, error) {
 	var out []*candidate
-	if len(r.st.msgs) > 0 || len(r.st.pending) > 0 {
-		add := func(m *msgRecord) {
+	if r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0) {
+		add := func(u imap.UID, m *msgRecord) {
 			if r.mda || isMDAUnique(m.unique) {
 				if m.unique != mdaUnique {
 					out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
@@ -253,23 +435,44 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 			if !ok {
 				return // deleted locally: nothing to pair
 			}
-			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags)})
+			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags), old: m, oldUID: u})
 		}
-		for _, m := range r.st.msgs {
+		for u, m := range r.st.msgs {
 			if !m.localGone {
-				add(m)
+				add(u, m)
 			}
 		}
-		for _, m := range r.st.pending {
-			add(m)
+		for u, m := range r.st.pending {
+			add(u, m)
 		}
 	} else if r.local != nil {
-		for _, e := range r.local.all {
-			size, err := crlfSize(e.Path)
-			if err != nil {
-				continue
+		byCore := map[string]imap.UID{}
+		for u, m := range r.st.msgs {
+			if !m.localGone && !isMDAUnique(m.unique) {
+				byCore[uniqueCore(m.unique)] = u
 			}
-			out = append(out, &candidate{unique: e.Unique, path: e.Path, size: size, flags: synced(e.Flags)})
+		}
+		for u, m := range r.st.pending {
+			if !isMDAUnique(m.unique) {
+				byCore[uniqueCore(m.unique)] = u
+			}
+		}
+		for _, e := range r.local.all {
+			c := &candidate{unique: e.Unique, path: e.Path, flags: synced(e.Flags)}
+			if u, ok := byCore[uniqueCore(e.Unique)]; ok {
+				if c.old = r.st.msgs[u]; c.old == nil {
+					c.old = r.st.pending[u]
+				}
+				c.oldUID = u
+				c.size = c.old.size
+			} else {
+				size, err := crlfSize(e.Path)
+				if err != nil {
+					continue
+				}
+				c.size = size
+			}
+			out = append(out, c)
 		}
 	}
 	for _, c := range out {

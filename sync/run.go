@@ -32,8 +32,9 @@ type Options struct {
 	Auth     string // auto|login|plain|xoauth2|oauthbearer
 
 	// Store is the local Maildir tree; nil when MDA is set. In a dry run
-	// it may be nil (nothing local exists yet, or the caller does not want
-	// it created): then the local side is taken to be as the state says.
+	// it is a read-only view (maildir.OpenView), which need not exist; it
+	// may also be nil, and then the local side is taken to be as the state
+	// says (which the real run does not assume: it looks).
 	Store *maildir.Store
 	// MDA turns the sync into a one-way fetch of new mail into a command:
 	// UIDs are tracked in the state, flags and deletions are not.
@@ -51,6 +52,10 @@ type Options struct {
 	// ExpungeRemote removes from the server (UID EXPUNGE, UIDPLUS only)
 	// what was deleted locally. Without it a local deletion stays local.
 	ExpungeRemote bool
+	// AllowMassDelete lets a run delete a large share of a folder (see
+	// massDeletion), on the server or locally. Without it such a run
+	// deletes nothing of that folder and fails it with failure.Guard.
+	AllowMassDelete bool
 	// DryRun connects and reports exactly what would be done, on both
 	// sides, and writes nothing: no state, no Maildir, no STORE.
 	DryRun bool
@@ -221,7 +226,9 @@ func (e *engine) run(ctx context.Context) error {
 		return nil
 	}
 	// Some folders failed: Partial when others completed; when every
-	// folder failed the same way (the network went down), that kind.
+	// folder failed the same way (the network went down), that kind. A
+	// held-back mass deletion (Guard) keeps its own kind even when other
+	// folders completed: it asks for the user's decision.
 	kind := failure.KindOf(failed[0])
 	for _, err := range failed[1:] {
 		if failure.KindOf(err) != kind {
@@ -229,7 +236,7 @@ func (e *engine) run(ctx context.Context) error {
 		}
 	}
 	total := len(jobs) + countPlanned(failed)
-	if len(failed) < total {
+	if len(failed) < total && kind != failure.Guard {
 		kind = failure.Partial
 	}
 	msg := fmt.Sprintf("imap: %d of %d folders failed", len(failed), total)

@@ -16,8 +16,9 @@ import (
 
 // stateVersion is the number of the V record. A journal of a later version
 // is refused rather than misread: a misread record could make a run remove
-// a local message it never delivered.
-const stateVersion = 1
+// a local message it never delivered. Version 1 (no B record, R without a
+// key) is read and rewritten as version 2.
+const stateVersion = 2
 
 // mdaUnique stands for "no file" in M and P records: a message handed to an
 // MDA leaves nothing that a later run could find.
@@ -32,6 +33,9 @@ type msgRecord struct {
 	// localGone: the local file was removed by the user; the message stays
 	// on the server (unless ExpungeRemote) and is never fetched again.
 	localGone bool
+	// goneKey identifies a localGone message by content (see matchKey):
+	// it lets the deletion survive a UIDVALIDITY change. "" when unknown.
+	goneKey string
 }
 
 // statusMark is what STATUS said of the folder when a sync of it last
@@ -47,7 +51,11 @@ type statusMark struct {
 
 // folderState is one folder's state, as replayed from its journal.
 type folderState struct {
-	name        string // server name
+	name string // server name
+	// identity is the maildir identity of the local folder this state
+	// describes (maildir.IDFile); "" when none was recorded yet (a version
+	// 1 state, a new one, an MDA).
+	identity    string
 	uidValidity uint32
 	// last: every server UID <= last is known (msgs/pending) or was dropped
 	// on purpose; new messages are the UIDs above it not known yet.
@@ -82,7 +90,8 @@ const (
 	recDone     = "D" // D <uid>
 	recFlags    = "F" // F <uid> <flags>
 	recForget   = "X" // X <uid>
-	recLocalDel = "R" // R <uid>
+	recLocalDel = "R" // R <uid> [<key>]
+	recIdentity = "B" // B <maildir identity>
 )
 
 // encodeFlags spells a flag set as a field: "-" when empty.
@@ -146,8 +155,14 @@ func recU(v uint32) []byte    { return []byte(recValidity + " " + u32(v)) }
 func recL(u imap.UID) []byte  { return []byte(recLast + " " + uidStr(u)) }
 func recQ(m uint64) []byte    { return []byte(recModSeq + " " + u64(m)) }
 func recX(u imap.UID) []byte  { return []byte(recForget + " " + uidStr(u)) }
-func recR(u imap.UID) []byte  { return []byte(recLocalDel + " " + uidStr(u)) }
-func recD(u imap.UID) []byte  { return []byte(recDone + " " + uidStr(u)) }
+func recR(u imap.UID, key string) []byte {
+	if key == "" {
+		return []byte(recLocalDel + " " + uidStr(u))
+	}
+	return []byte(recLocalDel + " " + uidStr(u) + " " + key)
+}
+func recB(id string) []byte  { return []byte(recIdentity + " " + id) }
+func recD(u imap.UID) []byte { return []byte(recDone + " " + uidStr(u)) }
 func recG(gone bool) []byte {
 	if gone {
 		return []byte(recVanished + " 1")
@@ -168,24 +183,31 @@ func recS(m statusMark) []byte {
 }
 
 // recordFields is the number of fields of each kind of record but S
-// (which has 2 or 5).
+// (which has 2 or 5) and R (2 or 3).
 var recordFields = map[string]int{
 	recVersion: 2, recName: 2, recValidity: 2, recLast: 2, recModSeq: 2, recVanished: 2,
-	recMessage: 5, recPending: 5, recDone: 2, recFlags: 3, recForget: 2, recLocalDel: 2,
+	recMessage: 5, recPending: 5, recDone: 2, recFlags: 3, recForget: 2, recIdentity: 2,
 }
 
 // applyRecord replays one record onto s.
 func (s *folderState) applyRecord(rec []byte) error {
 	fields := strings.Split(string(rec), " ")
 	kind := fields[0]
-	if kind == recStatus {
+	switch {
+	case kind == recStatus:
 		if len(fields) != 2 && len(fields) != 5 {
 			return fmt.Errorf("record %q: %d fields", kind, len(fields))
 		}
-	} else if n, ok := recordFields[kind]; !ok {
-		return fmt.Errorf("unknown record %q", kind)
-	} else if len(fields) != n {
-		return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
+	case kind == recLocalDel:
+		if len(fields) != 2 && len(fields) != 3 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	default:
+		if n, ok := recordFields[kind]; !ok {
+			return fmt.Errorf("unknown record %q", kind)
+		} else if len(fields) != n {
+			return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
+		}
 	}
 	switch kind {
 	case recVersion:
@@ -193,9 +215,14 @@ func (s *folderState) applyRecord(rec []byte) error {
 		if err != nil {
 			return err
 		}
-		if v != stateVersion {
-			return fmt.Errorf("state version %d, this mailfetch reads %d", v, stateVersion)
+		if v < 1 || v > stateVersion {
+			return fmt.Errorf("state version %d, this mailfetch reads 1 to %d", v, stateVersion)
 		}
+	case recIdentity:
+		if !validIdentity(fields[1]) {
+			return fmt.Errorf("record B: bad identity %q", truncate(fields[1], 40))
+		}
+		s.identity = fields[1]
 	case recName:
 		name, err := maildir.DecodeField(fields[1])
 		if err != nil {
@@ -283,6 +310,12 @@ func (s *folderState) applyRecord(rec []byte) error {
 		if err != nil {
 			return err
 		}
+		key := ""
+		if len(fields) == 3 {
+			if key = fields[2]; !validMatchKey(key) {
+				return fmt.Errorf("record R: bad key %q", truncate(key, 40))
+			}
+		}
 		switch kind {
 		case recDone:
 			if p := s.pending[u]; p != nil {
@@ -295,6 +328,9 @@ func (s *folderState) applyRecord(rec []byte) error {
 		case recLocalDel:
 			if m := s.msgs[u]; m != nil {
 				m.localGone = true
+				if key != "" {
+					m.goneKey = key
+				}
 			}
 		}
 	case recFlags:
@@ -334,6 +370,9 @@ func parseState(name string, recs [][]byte) (*folderState, error) {
 // journal with at the end of a folder's sync.
 func (s *folderState) snapshot() [][]byte {
 	recs := [][]byte{recV(), recN(s.name), recU(s.uidValidity), recL(s.last), recQ(s.modSeq), recS(s.status)}
+	if s.identity != "" {
+		recs = append(recs, recB(s.identity))
+	}
 	if s.vanished {
 		recs = append(recs, recG(true))
 	}
@@ -346,7 +385,7 @@ func (s *folderState) snapshot() [][]byte {
 		m := s.msgs[u]
 		recs = append(recs, recMsg(recMessage, u, m))
 		if m.localGone {
-			recs = append(recs, recR(u))
+			recs = append(recs, recR(u, m.goneKey))
 		}
 	}
 	uids = uids[:0]
@@ -402,4 +441,18 @@ func parseStateAny(recs [][]byte) (*folderState, error) {
 		}
 	}
 	return s, nil
+}
+
+// validIdentity reports whether s is a maildir identity as IDFile holds
+// it: 32 lower-case hex digits.
+func validIdentity(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -83,7 +83,7 @@ func FuzzStateRecord(f *testing.F) {
 }
 
 func statesEqual(a, b *folderState) bool {
-	if a.name != b.name || a.uidValidity != b.uidValidity || a.last != b.last || a.modSeq != b.modSeq ||
+	if a.name != b.name || a.identity != b.identity || a.uidValidity != b.uidValidity || a.last != b.last || a.modSeq != b.modSeq ||
 		a.status != b.status || a.vanished != b.vanished || len(a.msgs) != len(b.msgs) || len(a.pending) != len(b.pending) {
 		return false
 	}
@@ -106,7 +106,7 @@ func TestStateReplay(t *testing.T) {
 		recMsg(recMessage, 1, &msgRecord{unique: "a,S=1", flags: "S", size: 5}),
 		recMsg(recPending, 2, &msgRecord{unique: "b", size: 6}),
 		recMsg(recPending, 3, &msgRecord{unique: "c", size: 7}),
-		recD(2), recF(1, "FS"), recR(1), recX(3), recD(3),
+		recD(2), recF(1, "FS"), recR(1, ""), recX(3), recD(3),
 		recS(statusMark{valid: true, uidValidity: 7, uidNext: 4, messages: 2, highestModSeq: 9}),
 	}
 	s, err := parseState("Box", recs)

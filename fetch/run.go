@@ -36,6 +36,11 @@ type Options struct {
 	// StateDir is the account's state directory; it exists (0700) and
 	// the caller holds its lock. A dry run only reads it.
 	StateDir string
+	// Maildir is, for a dry run (Target nil) into a Maildir, the
+	// directory of its INBOX folder: read (its identity, its messages) so
+	// that the dry run shows what the real run would do, and never
+	// created or changed. Empty with an MDA; ignored when Target is set.
+	Maildir string
 
 	// Keep leaves messages on the server; each is fetched once.
 	Keep bool
@@ -67,6 +72,10 @@ type Result struct {
 	Skipped   int   // messages over MaxSize
 	Failed    int   // messages that failed and stay on the server
 	Bytes     int64 // bytes delivered
+	// Matched counts the server's messages found already in the Maildir
+	// by their content when the state did not describe it (see rematch):
+	// not fetched again.
+	Matched int
 }
 
 // CheckResult is what Check learned about the maildrop.
@@ -200,7 +209,13 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if r.st.bad > 0 {
 		r.notice("state: ignored %d unreadable records (first: %v); a message they named may be fetched again", r.st.bad, r.st.firstBad)
 	}
-	if !opt.DryRun {
+	b, err := r.decideBinding()
+	if err != nil {
+		return err
+	}
+	// A state that describes another Maildir names files that are not
+	// here: the re-match replaces it, pending records included.
+	if !opt.DryRun && b.mode != bindRematch {
 		if err := r.resolvePending(); err != nil {
 			return err
 		}
@@ -239,7 +254,26 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}
 
-	p := makePlan(msgs, r.st, opt, now())
+	var (
+		rm    rematchResult
+		infos map[int]topInfo
+	)
+	if b.mode == bindRematch {
+		if rm, infos, err = r.rematch(ctx, s, b, msgs); err != nil {
+			return err
+		}
+		r.res.Matched = len(rm.here)
+	}
+	if !opt.DryRun {
+		if err := r.bindState(b); err != nil {
+			return err
+		}
+	}
+
+	p := makePlan(msgs, r.st, rm.here, opt, now())
+	if b.mode == bindRematch {
+		r.notice("%s", rematchNotice(b, rm, p, opt.Keep))
+	}
 	r.emit(report.Event{Kind: report.FolderStart, Count: int64(len(p.fetch)), Bytes: p.fetchBytes})
 	for _, m := range p.skipped {
 		r.res.Skipped++
@@ -250,7 +284,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	}
 
 	if opt.DryRun {
-		if err := r.dryRun(ctx, s, p); err != nil {
+		if err := r.dryRun(ctx, s, p, infos); err != nil {
 			return err
 		}
 		return s.quit(ctx)
@@ -311,19 +345,23 @@ func (r *runner) run(ctx context.Context) (err error) {
 
 // dryRun lists what the run would do. It describes each message it would
 // fetch by its header (From, Subject, Message-ID, Date) where the server
-// has TOP, by its size alone where not.
-func (r *runner) dryRun(ctx context.Context, s *session, p plan) error {
-	nums := make([]int, len(p.fetch))
-	for i, m := range p.fetch {
-		nums[i] = m.Num
-	}
-	headers, err := s.headers(ctx, nums)
-	if err != nil {
-		return err
+// has TOP, by its size alone where not. headers holds what a re-match
+// already asked TOP for; nil when it did not.
+func (r *runner) dryRun(ctx context.Context, s *session, p plan, headers map[int]topInfo) error {
+	if headers == nil {
+		nums := make([]int, len(p.fetch))
+		for i, m := range p.fetch {
+			nums[i] = m.Num
+		}
+		var err error
+		if headers, err = s.headers(ctx, nums); err != nil {
+			return err
+		}
 	}
 	for _, m := range p.fetch {
 		e := report.Event{Kind: report.WouldFetch, ServerID: m.UIDL, Size: m.Size}
-		if h, ok := headers[m.Num]; ok {
+		if in, ok := headers[m.Num]; ok {
+			h := in.header
 			e.From, e.Subject, e.MessageID, e.Date = h.From, h.Subject, h.MessageID, h.Date
 		}
 		if e2 := r.st.entries[m.UIDL]; m.UIDL != "" && e2 != nil && !e2.done {

@@ -5,7 +5,11 @@
 // # A run
 //
 //	connect   transport.Dial (implicit TLS by default; STARTTLS only if CAPA lists
-//	          STLS, else refused), CAPA, login (SASL / USER+PASS / APOP)
+//	          STLS, else refused), CAPA, login (SASL / USER+PASS / APOP),
+//	          preceded by UTF8 (RFC 6856) in the same write when CAPA lists
+//	          it: a server such as Courier otherwise serves a stub for a
+//	          message whose header has raw UTF-8, and the original would be
+//	          deleted. A server that refuses UTF8 is used anyway, with a notice.
 //	plan      UIDL once, LIST once, the state if it describes this Maildir
 //	          (else a re-match by TOP n 0 and content, see below): what to
 //	          fetch, what to delete without fetching, what to skip (MaxSize,
@@ -144,8 +148,10 @@
 //
 // # Errors
 //
-// A refused login is failure.Auth; IN-USE, LOGIN-DELAY, SYS/TEMP and
-// network trouble are failure.Temporary. A message the server refuses
+// A refused login is failure.Auth; IN-USE, LOGIN-DELAY, SYS/TEMP, a -ERR
+// greeting and network trouble are failure.Temporary. A port that does not
+// answer like a POP3 server (an IMAP greeting, say) or a reply that breaks
+// the protocol is failure.Protocol. A message the server refuses
 // (RETR -ERR) or an MDA rejects is reported (report.Error), stays on the
 // server, and the run goes on, ending with failure.Partial. A disk error
 // stops the run at once with failure.LocalIO: the connection is dropped

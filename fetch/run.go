@@ -226,6 +226,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer s.close()
+	if uerr := s.utf8Refused(); uerr != nil {
+		r.notice("the server lists UTF8 but refused it (%v): it may serve a stand-in for a message whose header has raw UTF-8", uerr)
+	}
 
 	sizes, uidls, hasUIDL, err := s.listing(ctx)
 	if err != nil {

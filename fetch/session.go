@@ -86,7 +86,22 @@ func (s *session) secureAndLogin(ctx context.Context, opt Options, addr string) 
 			return err
 		}
 	}
+	if caps.Has(pop3.CapUTF8) {
+		// RFC 6856: without UTF8 a server may serve a stand-in for a
+		// message whose header has raw UTF-8 (Courier: a "Cannot display
+		// Unicode content" stub), and in delete mode the original would
+		// be deleted. Valid only before login, after STLS; it goes out
+		// with the login command, without a round trip of its own.
+		s.c.EnableUTF8()
+	}
 	return s.login(ctx, opt, caps, encrypted)
+}
+
+// utf8Refused is the server's -ERR to UTF8, nil when it accepted it or
+// was not asked.
+func (s *session) utf8Refused() error {
+	_, err := s.c.UTF8Mode()
+	return err
 }
 
 // capa asks CAPA; a server without it (-ERR) has no capabilities.

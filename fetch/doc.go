@@ -153,7 +153,19 @@
 // answer like a POP3 server (an IMAP greeting, say) or a reply that breaks
 // the protocol is failure.Protocol. A message the server refuses
 // (RETR -ERR) or an MDA rejects is reported (report.Error), stays on the
-// server, and the run goes on, ending with failure.Partial. A disk error
-// stops the run at once with failure.LocalIO: the connection is dropped
-// without QUIT, so nothing at all is deleted in that session.
+// server, and the run goes on, ending with failure.Partial.
+//
+// A disk error (a full disk, a quota) stops the fetching with
+// failure.LocalIO, and what fits is kept: every message staged completely
+// before it is published in the usual order (pending records synced, files
+// fsynced and renamed, new/ fsynced, done records synced), then deleted on
+// the server (DELE and QUIT, only for messages whose done record is
+// synced); the error says how many were delivered and how many wait on the
+// server. The RETRs still in flight when the disk filled (up to a window)
+// are read and discarded rather than the connection dropped and a new one
+// opened: that keeps the session in step for the DELEs at the cost of at
+// most a window of messages' bytes, and needs no second login, which a
+// server may refuse (LOGIN-DELAY) or answer IN-USE while it still holds
+// the first session's lock. Should that reading fail, nothing is deleted in
+// that session; the next run deletes what was delivered.
 package fetch

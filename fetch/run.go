@@ -98,9 +98,10 @@ var now = time.Now
 
 // Run fetches the account's mail as opt says. The error's failure kind
 // gives the exit code: Auth for a refused login, Temporary for network
-// trouble and a busy server, LocalIO for a disk problem (the run stops at
-// once, nothing that is not durable is deleted), Partial when some messages
-// failed and the others were fetched.
+// trouble and a busy server, Protocol for a server that does not speak
+// POP3, LocalIO for a disk problem (the fetching stops; what was delivered
+// before it is deleted as usual, nothing that is not durable is), Partial
+// when some messages failed and the others were fetched.
 func Run(ctx context.Context, opt Options) (Result, error) {
 	r := newRunner(opt)
 	r.emit(report.Event{Kind: report.AccountStart})
@@ -296,13 +297,13 @@ func (r *runner) run(ctx context.Context) (err error) {
 	delivered, fetchErr := r.fetchAll(ctx, s, p)
 	r.emit(report.Event{Kind: report.FolderDone, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
 
-	if failure.KindOf(fetchErr) == failure.LocalIO {
-		// Stop at once: the connection is dropped without QUIT, so
-		// the server keeps every message (POP3 deletes only at QUIT).
-		// The durable deliveries are in the journal; the next run
-		// deletes them.
-		return fetchErr
-	}
+	// A local failure (a full disk, a quota) stops the fetching, but what
+	// was delivered before it is durable and journaled: it is deleted as
+	// usual, so that a run at quota makes progress rather than fail the
+	// same way every time. RetrPipelined drained the RETRs in flight, so
+	// the session is in step; if it is not, the DELEs fail and nothing is
+	// deleted (the next run deletes them).
+	localFail := failure.KindOf(fetchErr) == failure.LocalIO
 
 	// Only messages whose delivery is durable and journaled (or, without
 	// a UIDL, at least durable) are deleted.
@@ -314,36 +315,61 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}
 	var deleted []serverMsg
-	if fetchErr == nil && len(dele) > 0 {
-		deleted, err = r.deleteAll(ctx, s, dele)
-		if err != nil {
-			fetchErr = err
-		}
-	}
 	committed := false
-	if fetchErr == nil {
-		if err := s.quit(ctx); err != nil {
-			fetchErr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
-		} else {
-			committed = true
+	if fetchErr == nil || localFail {
+		var qerr error
+		if len(dele) > 0 {
+			deleted, qerr = r.deleteAll(ctx, s, dele)
+		}
+		if qerr == nil {
+			if err := s.quit(ctx); err != nil {
+				qerr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
+			} else {
+				committed = true
+			}
+		}
+		if fetchErr == nil {
+			fetchErr = qerr
 		}
 	}
 	gone := map[string]bool{}
 	if committed {
 		if err := r.recordDeleted(deleted, gone); err != nil {
-			return err
+			return firstError(r.localFailure(fetchErr, p, localFail), err)
 		}
 	}
 	if err := r.compact(func(u string) bool { return onServer[u] && !gone[u] }); err != nil {
-		return err
+		return firstError(r.localFailure(fetchErr, p, localFail), err)
 	}
 	if fetchErr != nil {
-		return fetchErr
+		return r.localFailure(fetchErr, p, localFail)
 	}
 	if len(r.failed) > 0 {
 		return failure.Wrap(failure.Partial, fmt.Errorf("pop3: %d messages failed and stay on the server (first: %w)", len(r.failed), r.failed[0]))
 	}
 	return nil
+}
+
+// localFailure adds to a local failure what the run did before it: a user
+// at quota learns that some mail arrived and that the rest waits on the
+// server. Other errors are returned as they are.
+func (r *runner) localFailure(err error, p plan, local bool) error {
+	if err == nil || !local {
+		return err
+	}
+	done := fmt.Sprintf("delivered %d messages before that", r.res.Delivered)
+	if r.res.Deleted > 0 {
+		done += fmt.Sprintf(", deleted %d on the server", r.res.Deleted)
+	}
+	return fmt.Errorf("%w (%s; the other %d stay on the server for the next run)", err, done, len(p.fetch)-r.res.Delivered)
+}
+
+// firstError is a if it is not nil, else b.
+func firstError(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // dryRun lists what the run would do. It describes each message it would
@@ -632,23 +658,33 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 		// on the server, the run goes on.
 		r.messageFailed(byNum[n].serverMsg, err)
 	})
-	if failure.KindOf(err) == failure.LocalIO {
+	if c.failed() != nil {
+		// The committer failed: it discards whatever it is given.
 		r.opt.Target.Discard(stagedOf(cur)...)
 	} else {
-		// Whatever was staged is complete: publishing it saves the
-		// next run fetching it again, even after a network failure.
+		// Whatever was staged is complete, even when the disk filled
+		// up under the next message (whose Stage removed its own file)
+		// or the connection failed: publishing it, in the order of
+		// commit, delivers what fits and saves the next run fetching
+		// it again.
 		flush()
 	}
 	close(c.batches)
 	c.wg.Wait()
-	if cerr := c.failed(); cerr != nil {
-		return nil, cerr
+	cerr := c.failed()
+	if err == nil {
+		err = cerr
 	}
-	// The done records of the last batches are synced before anything is
-	// deleted (see commit).
+	// The done records of the batches published are synced before
+	// anything is deleted (see commit), also when a later batch failed:
+	// those messages are durable, and deleting them is what lets a run
+	// at quota make progress.
 	if len(c.done) > 0 {
 		if serr := r.journal(true); serr != nil {
-			return nil, serr
+			if err == nil {
+				err = serr
+			}
+			return nil, err
 		}
 	}
 	return c.done, err

@@ -131,7 +131,7 @@ func (r *runner) rematch(ctx context.Context, s *session, b binding, msgs []serv
 	for i, m := range msgs {
 		nums[i] = m.Num
 	}
-	infos, err := s.headers(ctx, nums)
+	infos, err := s.headers(ctx, nums, r.opt.DryRun)
 	if err != nil {
 		return res, nil, err
 	}

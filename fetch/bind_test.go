@@ -436,3 +436,27 @@ func TestDovecotBindDeleteLostQuit(t *testing.T) {
 	// the two, never a loss.
 	sameMessages(t, a.delivered(t), seededRaws(msgs))
 }
+
+// A server without TOP cannot be re-matched: over a Maildir the state does
+// not describe, everything is fetched, and the notice says why.
+func TestFakeBindNoTop(t *testing.T) {
+	msgs := testMessages(10)
+	srv := newFakeServer(t, msgs)
+	dir := t.TempDir()
+	a := newAccount(t, dir)
+	opt := a.fakeOptions(srv, nil)
+	opt.Keep = true
+	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != 10 {
+		t.Fatalf("first run: %+v %v", res, err)
+	}
+	srv.set(func(s *fakeServer) { s.noTop = true })
+	m2 := filepath.Join(dir, "Other")
+	res, rec := dryThenRealFresh(t, opt, m2, a)
+	if res.Delivered != 10 || res.Matched != 0 {
+		t.Errorf("%+v", res)
+	}
+	sameMessages(t, a.delivered(t), raws(msgs))
+	if n := notices(rec); len(n) != 1 || !strings.Contains(n[0], "has no TOP") || !strings.Contains(n[0], "fetching 10") {
+		t.Errorf("notices %q", n)
+	}
+}

@@ -383,7 +383,7 @@ func (r *runner) dryRun(ctx context.Context, s *session, p plan, headers map[int
 			nums[i] = m.Num
 		}
 		var err error
-		if headers, err = s.headers(ctx, nums); err != nil {
+		if headers, err = s.headers(ctx, nums, true); err != nil {
 			return err
 		}
 	}

@@ -273,19 +273,28 @@ type topInfo struct {
 }
 
 // headers returns what TOP n 0 tells about each message of nums,
-// pipelined. TOP is optional (RFC 1939 §7): a server that refuses it for
-// the first message asked gives none, and no error; a message refused
-// later is left out and the others are asked for.
-func (s *session) headers(ctx context.Context, nums []int) (map[int]topInfo, error) {
+// pipelined; the decoded header only with display (a dry run shows it,
+// a re-match of thousands of messages need not hold it). TOP is optional
+// (RFC 1939 §7): a server that refuses it for the first message asked
+// gives none, and no error; a message refused later is left out and the
+// others are asked for.
+func (s *session) headers(ctx context.Context, nums []int, display bool) (map[int]topInfo, error) {
 	out := make(map[int]topInfo, len(nums))
 	for len(nums) > 0 {
 		err := s.c.TopPipelined(ctx, nums, 0, s.window, func(n int, body io.Reader) error {
 			var kw maildir.KeyWriter
-			capture := cappedBuffer{max: maxTopCapture}
+			capture := cappedBuffer{}
+			if display {
+				capture.max = maxTopCapture
+			}
 			if _, err := io.Copy(io.MultiWriter(&kw, &capture), body); err != nil {
 				return err
 			}
-			out[n] = topInfo{header: maildir.ReadHeader(bytes.NewReader(capture.b)), key: kw.HeaderKey()}
+			info := topInfo{key: kw.HeaderKey()}
+			if display {
+				info.header = maildir.ReadHeader(bytes.NewReader(capture.b))
+			}
+			out[n] = info
 			return nil
 		})
 		if err == nil {

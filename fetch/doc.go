@@ -5,9 +5,15 @@
 // # A run
 //
 //	connect   transport.Dial (implicit TLS by default; STARTTLS only if CAPA lists
-//	          STLS, else refused), CAPA, login (SASL / USER+PASS / APOP)
-//	plan      UIDL once, LIST once, the state: what to fetch, what to delete
-//	          without fetching, what to skip (MaxSize, MaxMessages)
+//	          STLS, else refused), CAPA, login (SASL / USER+PASS / APOP),
+//	          preceded by UTF8 (RFC 6856) in the same write when CAPA lists
+//	          it: a server such as Courier otherwise serves a stub for a
+//	          message whose header has raw UTF-8, and the original would be
+//	          deleted. A server that refuses UTF8 is used anyway, with a notice.
+//	plan      UIDL once, LIST once, the state if it describes this Maildir
+//	          (else a re-match by TOP n 0 and content, see below): what to
+//	          fetch, what to delete without fetching, what to skip (MaxSize,
+//	          MaxMessages)
 //	stream    RETR pipelined (a window of commands in flight when the server
 //	          advertises PIPELINING); each body streams into Target.Stage,
 //	          which writes the file while its fsync runs in maildir's pool
@@ -30,25 +36,75 @@
 //
 // The state is one maildir.Journal, StateDir/pop3.journal (records framed
 // by maildir with a CRC-32C each; a torn last record is dropped). Each
-// payload is one line of space-separated fields; a UIDL or unique name has
-// '%' and every byte outside '!'..'~' escaped as %XX (uppercase hex, and
-// only those bytes), so a record has exactly one spelling:
+// payload is one line of space-separated fields; a UIDL, unique name or
+// identity has '%' and every byte outside '!'..'~' escaped as %XX
+// (uppercase hex, and only those bytes), so a record has exactly one
+// spelling:
 //
-//	V <version>                      format version, now 1; a later version is refused
+//	V <version>                      format version, now 2; a later version is refused
+//	B <identity>                     bound: the identity of the Maildir folder the
+//	                                 records after it describe (maildir.IDFile)
 //	P <uidl> <unique> <unix-time>    pending: a delivery under this Maildir unique
 //	                                 name may have completed ("-" for an MDA)
 //	D <uidl> <unix-time>             done: delivered; the time is when it was
 //	                                 first fetched (DeleteAfter counts from it)
 //	X <uidl>                         gone: QUIT committed its deletion
 //
-// Replaying in order: P adds a unique name in doubt (ignored if already
+// Replaying in order: B binds the state to a folder (a B naming another
+// identity than an earlier B forgets everything before it: that described
+// another Maildir), P adds a unique name in doubt (ignored if already
 // done), D marks done and clears the doubt (keeping the earliest time), X
 // forgets the UIDL. Records that do not parse are skipped with a notice (at
 // worst a message is fetched twice, never lost). At the end of a run the
-// journal is rewritten (atomically) to "V 1" and one D record per UIDL
-// that is still on the server and was not deleted: in keep mode that is
-// the set of messages fetched before; in delete mode it is only those
-// whose deletion did not commit.
+// journal is rewritten (atomically) to "V 2", the B record, and one D
+// record per UIDL that is still on the server and was not deleted: in keep
+// mode that is the set of messages fetched before; in delete mode it is
+// only those whose deletion did not commit. Version 1 had no B record: its
+// journals are read as they are and rewritten as version 2.
+//
+// # The state belongs to its Maildir
+//
+// A state describes one Maildir folder (DESIGN invariant 8), named by the
+// folder's identity (maildir.ReadID, a random id in a file inside the
+// folder). Before it fetches anything into a Maildir, a run compares the
+// two (an MDA target has no folder: its state is used as it is):
+//
+//   - The state names the folder's identity: bound, the state is trusted.
+//   - The state names another identity, or the folder has none (a new
+//     empty Maildir at a changed path, an unmounted disk, a typo in the
+//     path, another directory): unbound. The state's done set is not
+//     trusted: a server message counts as delivered only if a file with
+//     its content is in this folder (re-match, below), and everything else
+//     is fetched (and, in delete mode, deleted after). A done message
+//     whose deletion did not commit is deleted without fetching only if it
+//     is found here; otherwise it is fetched again first: a possible
+//     duplicate in the old Maildir, never a loss. A missing file is never
+//     taken for a local deletion.
+//   - The state names no identity but holds messages: written by version 1.
+//     Decision: it is taken as describing this folder, as version 1 did,
+//     and bound to it; nothing is fetched again.
+//   - The state is empty and names no identity, in keep mode, over a
+//     folder that already holds mail (another state directory, a restored
+//     backup): re-match, rather than download everything again. In delete
+//     mode, and over an empty folder, it is simply bound.
+//
+// Re-matching asks TOP n 0 for every message (pipelined: headers only)
+// and pairs each with a file of the folder by maildir.MatchKey: the
+// Message-ID and the size (LIST's size counts CRLF line ends, and so does
+// the key of a local file), or, without a Message-ID, a digest of the
+// header and the size; each file pairs with one message at most. A server
+// without TOP cannot be re-matched: everything is fetched.
+//
+// Once decided, and before any delivery, the run records the binding: the
+// folder gets an identity if it has none (durably, maildir.Folder.ID), and
+// the journal is rewritten in one atomic step to the B record and the done
+// records the decision trusts (an upgrade's, or a re-match's, with the
+// first-fetched time the old state knew). One notice says why the state
+// was not trusted and what the re-match found. A dry run decides the same
+// way from the same reads (Options.Maildir names the folder, which it
+// never creates), shows the same notice and exactly the fetches and
+// deletions the real run will make, and writes nothing, not even the
+// identity file.
 //
 // # Crash safety
 //
@@ -92,10 +148,24 @@
 //
 // # Errors
 //
-// A refused login is failure.Auth; IN-USE, LOGIN-DELAY, SYS/TEMP and
-// network trouble are failure.Temporary. A message the server refuses
+// A refused login is failure.Auth; IN-USE, LOGIN-DELAY, SYS/TEMP, a -ERR
+// greeting and network trouble are failure.Temporary. A port that does not
+// answer like a POP3 server (an IMAP greeting, say) or a reply that breaks
+// the protocol is failure.Protocol. A message the server refuses
 // (RETR -ERR) or an MDA rejects is reported (report.Error), stays on the
-// server, and the run goes on, ending with failure.Partial. A disk error
-// stops the run at once with failure.LocalIO: the connection is dropped
-// without QUIT, so nothing at all is deleted in that session.
+// server, and the run goes on, ending with failure.Partial.
+//
+// A disk error (a full disk, a quota) stops the fetching with
+// failure.LocalIO, and what fits is kept: every message staged completely
+// before it is published in the usual order (pending records synced, files
+// fsynced and renamed, new/ fsynced, done records synced), then deleted on
+// the server (DELE and QUIT, only for messages whose done record is
+// synced); the error says how many were delivered and how many wait on the
+// server. The RETRs still in flight when the disk filled (up to a window)
+// are read and discarded rather than the connection dropped and a new one
+// opened: that keeps the session in step for the DELEs at the cost of at
+// most a window of messages' bytes, and needs no second login, which a
+// server may refuse (LOGIN-DELAY) or answer IN-USE while it still holds
+// the first session's lock. Should that reading fail, nothing is deleted in
+// that session; the next run deletes what was delivered.
 package fetch

@@ -281,51 +281,104 @@ func TestDovecotCrash(t *testing.T) {
 	}
 }
 
-// A full disk during delivery: the run stops with failure.LocalIO and the
-// server deletes nothing. Needs root for a small tmpfs.
+// A full disk during delivery (a quota): what fits is delivered and, in
+// delete mode, deleted on the server; the rest stays there; the run ends
+// with failure.LocalIO and says so. With room again the next run fetches
+// the rest: every message exactly once, the server empty. The disk holds
+// more than one delivery batch (64 messages), or less than one, where a
+// run used to deliver nothing at all, every time. Needs root for a small
+// tmpfs.
 func TestDovecotDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
-	srv := dovetest.Start(t, dovetest.Options{})
+	cases := []struct {
+		user string
+		size string
+		keep bool
+	}{{"big", "3m", false}, {"small", "1m", false}, {"keep", "1m", true}}
+	var users []dovetest.User
+	for _, tc := range cases {
+		users = append(users, dovetest.User{Name: tc.user, Password: "secret"})
+	}
+	srv := dovetest.Start(t, dovetest.Options{Users: users})
 	msgs := dovetest.Generate(4, 300) // about 10 MB
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
-		t.Fatal(err)
+	for _, tc := range cases {
+		t.Run(tc.user, func(t *testing.T) {
+			if err := srv.Seed(tc.user, "INBOX", msgs); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			mnt := filepath.Join(dir, "small")
+			if err := os.Mkdir(mnt, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+tc.size, "tmpfs", mnt).CombinedOutput(); err != nil {
+				t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+			}
+			t.Cleanup(func() {
+				if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+					t.Errorf("umount %s: %v: %s", mnt, err, out)
+				}
+			})
+			a := newAccount(t, dir)
+			// The Maildir on the small disk; the state beside it, on a
+			// large one, so that it is the delivery that fails.
+			a2 := newAccount(t, mnt)
+			a2.stateDir = a.stateDir
+			rec := &recorder{}
+			opt := a2.dovecotOptions(srv, tc.user, transport.TLSImplicit, rec)
+			opt.Keep = tc.keep
+			res, err := Run(context.Background(), opt)
+			if failure.KindOf(err) != failure.LocalIO {
+				t.Fatalf("got %v (kind %v), want a local I/O failure", err, failure.KindOf(err))
+			}
+			delivered := a2.delivered(t)
+			n := len(delivered)
+			t.Logf("%d delivered: %v", n, err)
+			if n == 0 || n >= len(msgs) {
+				t.Fatalf("%d of %d messages delivered, want those that fit", n, len(msgs))
+			}
+			// Exactly the first n, each complete; nothing left in tmp/.
+			sameMessages(t, delivered, seededRaws(msgs[:n]))
+			if a2.tmpFiles(t) != 0 {
+				t.Errorf("files left in tmp/")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") ||
+				!strings.Contains(msg, fmt.Sprintf("delivered %d messages before that", n)) {
+				t.Errorf("error %q", msg)
+			}
+			wantDeleted := n
+			if tc.keep {
+				wantDeleted = 0
+			}
+			if res.Delivered != n || res.Deleted != wantDeleted || len(rec.of(report.Deleted)) != wantDeleted {
+				t.Errorf("result %+v, %d Deleted events", res, len(rec.of(report.Deleted)))
+			}
+			if left := mustCount(t, srv, tc.user); left != len(msgs)-wantDeleted {
+				t.Errorf("%d messages on the server, want %d", left, len(msgs)-wantDeleted)
+			}
+
+			// Room again: the rest arrives, nothing twice.
+			if out, err := exec.Command("mount", "-o", "remount,size=64m", mnt).CombinedOutput(); err != nil {
+				t.Fatalf("remount: %v: %s", err, out)
+			}
+			opt.Sink = nil
+			res, err = Run(context.Background(), opt)
+			if err != nil || res.Delivered != len(msgs)-n {
+				t.Fatalf("second run: %+v %v", res, err)
+			}
+			sameMessages(t, a2.delivered(t), seededRaws(msgs))
+			wantLeft := 0
+			if tc.keep {
+				wantLeft = len(msgs)
+			}
+			if left := mustCount(t, srv, tc.user); left != wantLeft {
+				t.Errorf("%d messages left on the server, want %d", left, wantLeft)
+			}
+		})
 	}
-	dir := t.TempDir()
-	mnt := filepath.Join(dir, "small")
-	if err := os.Mkdir(mnt, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
-	a := newAccount(t, dir)
-	// The Maildir on the small disk; the state beside it, on a large one,
-	// so that it is the delivery that fails.
-	a2 := newAccount(t, mnt)
-	a2.stateDir = a.stateDir
-	rec := &recorder{}
-	opt := a2.dovecotOptions(srv, "alice", transport.TLSImplicit, rec)
-	_, err := Run(context.Background(), opt)
-	if failure.KindOf(err) != failure.LocalIO {
-		t.Fatalf("got %v (kind %v), want a local I/O failure", err, failure.KindOf(err))
-	}
-	if n := mustCount(t, srv, "alice"); n != len(msgs) {
-		t.Errorf("%d messages on the server, want all %d", n, len(msgs))
-	}
-	if n := len(rec.of(report.Deleted)); n != 0 {
-		t.Errorf("%d Deleted events", n)
-	}
-	// What was delivered before the disk filled is intact.
-	delivered := a2.delivered(t)
-	sameMessages(t, delivered, seededRaws(msgs[:len(delivered)]))
-	t.Logf("%d delivered before: %v", len(delivered), err)
 }
 
 // A message far larger than any buffer: streamed through, byte-identical.

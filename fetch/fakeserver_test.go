@@ -30,6 +30,10 @@ type fakeServer struct {
 	noUIDL     bool
 	noTop      bool // refuse TOP, as RFC 1939 allows
 	stls       bool // advertise STLS (the fake cannot actually do TLS)
+	// utf8 advertises "UTF8 USER" (RFC 6856) and takes the UTF8 command
+	// before login, as Courier does; utf8Refuse answers it -ERR.
+	utf8       bool
+	utf8Refuse bool
 
 	// Faults: each is consulted per session and may be changed between
 	// runs (under mu).
@@ -45,6 +49,10 @@ type fakeServer struct {
 type fakeMsg struct {
 	UIDL string
 	Raw  []byte // LF line ends, as it should land in the Maildir
+	// Stub, when set, is served instead of Raw to a session that did not
+	// send UTF8: Courier's "Cannot display Unicode content" stand-in for
+	// a message whose header has raw UTF-8.
+	Stub []byte
 }
 
 func newFakeServer(t testing.TB, msgs []fakeMsg) *fakeServer {
@@ -134,8 +142,17 @@ func (s *fakeServer) session(c net.Conn) {
 	msgs := append([]fakeMsg(nil), s.msgs...) // this session's view
 	cutRetr, cutAtQuit, retrErr := s.cutRetr, s.cutAtQuit, s.retrErr
 	pipelining, noUIDL, noTop, stls, passReply := s.pipelining, s.noUIDL, s.noTop, s.stls, s.passReply
+	utf8, utf8Refuse := s.utf8, s.utf8Refuse
 	s.mu.Unlock()
 	deleted := map[int]bool{}
+	utf8On := false
+	// served is what this session gets for message n (1-based).
+	served := func(n int) []byte {
+		if m := msgs[n-1]; m.Stub != nil && !utf8On {
+			return m.Stub
+		}
+		return msgs[n-1].Raw
+	}
 	r := bufio.NewReader(c)
 	w := bufio.NewWriter(c)
 	reply := func(format string, args ...any) {
@@ -179,7 +196,22 @@ func (s *fakeServer) session(c net.Conn) {
 			if stls {
 				reply("STLS")
 			}
+			if utf8 {
+				reply("UTF8 USER")
+			}
 			reply(".")
+		case "UTF8":
+			switch {
+			case !utf8:
+				reply("-ERR unknown command")
+			case authed:
+				reply("-ERR UTF8 is valid only before login")
+			case utf8Refuse:
+				reply("-ERR [SYS/PERM] UTF8 not available")
+			default:
+				utf8On = true
+				reply("+OK UTF8 enabled")
+			}
 		case "USER":
 			reply("+OK")
 		case "PASS":
@@ -193,17 +225,17 @@ func (s *fakeServer) session(c net.Conn) {
 			}
 		case "STAT":
 			var size int
-			for i, m := range msgs {
+			for i := range msgs {
 				if !deleted[i+1] {
-					size += len(wireBody(m.Raw)) - 3
+					size += len(wireBody(served(i+1))) - 3
 				}
 			}
 			reply("+OK %d %d", len(msgs)-len(deleted), size)
 		case "LIST":
 			reply("+OK")
-			for i, m := range msgs {
+			for i := range msgs {
 				if !deleted[i+1] {
-					reply("%d %d", i+1, len(wireBody(m.Raw))-3)
+					reply("%d %d", i+1, len(wireBody(served(i+1)))-3)
 				}
 			}
 			reply(".")
@@ -234,7 +266,7 @@ func (s *fakeServer) session(c net.Conn) {
 				reply("-ERR [SYS/PERM] cannot read message %d", n)
 				break
 			}
-			body := wireBody(msgs[n-1].Raw)
+			body := wireBody(served(n))
 			reply("+OK %d octets", len(body)-3)
 			if n == cutRetr {
 				w.Write(body[:len(body)/2])
@@ -255,7 +287,7 @@ func (s *fakeServer) session(c net.Conn) {
 			if !ok || err != nil || lines < 0 {
 				break
 			}
-			raw := msgs[n-1].Raw
+			raw := served(n)
 			head, body, _ := bytes.Cut(raw, []byte("\n\n"))
 			part := append(append([]byte{}, head...), "\n\n"...)
 			for i, l := range bytes.SplitAfter(body, []byte("\n")) {

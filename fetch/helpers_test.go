@@ -103,8 +103,9 @@ func (a *account) tmpFiles(t testing.TB) int {
 	return len(ents)
 }
 
-// sameMessages checks that got holds each of want exactly once and nothing
-// else, comparing bytes.
+// sameMessages checks that got holds each of want exactly as many times as
+// want does (once, unless want repeats it) and nothing else, comparing
+// bytes.
 func sameMessages(t testing.TB, got, want [][]byte) {
 	t.Helper()
 	count := map[string]int{}
@@ -113,13 +114,15 @@ func sameMessages(t testing.TB, got, want [][]byte) {
 	}
 	var extra, dup []string
 	for _, g := range got {
-		switch count[string(g)] {
-		case 1:
-			count[string(g)] = -1
-		case -1:
-			dup = append(dup, firstLine(g))
-		default:
+		c, wanted := count[string(g)]
+		switch {
+		case !wanted:
 			extra = append(extra, firstLine(g))
+		case c <= 0:
+			dup = append(dup, firstLine(g))
+		}
+		if wanted {
+			count[string(g)]--
 		}
 	}
 	var missing []string
@@ -135,8 +138,10 @@ func sameMessages(t testing.TB, got, want [][]byte) {
 	}
 }
 
-// firstLine names a message in failures: its Message-ID, else its first line.
+// firstLine names a message in failures: its Message-ID, else its Subject,
+// else its first line.
 func firstLine(b []byte) string {
+	subject := ""
 	for _, l := range bytes.Split(b, []byte("\n")) {
 		if len(l) == 0 {
 			break
@@ -144,6 +149,12 @@ func firstLine(b []byte) string {
 		if bytes.HasPrefix(bytes.ToLower(l), []byte("message-id:")) {
 			return strings.TrimSpace(string(l[11:]))
 		}
+		if bytes.HasPrefix(bytes.ToLower(l), []byte("subject:")) && subject == "" {
+			subject = strings.TrimSpace(string(l))
+		}
+	}
+	if subject != "" {
+		return subject
 	}
 	l, _, _ := bytes.Cut(b, []byte("\n"))
 	return string(l)

@@ -79,8 +79,10 @@ func joinListing(sizes map[int]int64, uidls map[int]string) (msgs []serverMsg, d
 // commit last time: the connection died before QUIT) is deleted without
 // being fetched again. Keep mode: only messages not yet delivered are
 // fetched; with DeleteAfter, delivered messages first fetched at least that
-// long ago are deleted. All ignores the state for fetching.
-func makePlan(msgs []serverMsg, st *uidlState, opt Options, now time.Time) plan {
+// long ago are deleted. All ignores the state for fetching. here lists,
+// by number, messages a re-match found in the Maildir: delivered, like the
+// state's done ones (those without a UIDL are in no state).
+func makePlan(msgs []serverMsg, st *uidlState, here map[int]bool, opt Options, now time.Time) plan {
 	var p plan
 	expired := func(first time.Time) bool {
 		// A missing time is never expired: nothing is deleted on a guess.
@@ -90,12 +92,12 @@ func makePlan(msgs []serverMsg, st *uidlState, opt Options, now time.Time) plan 
 		var first time.Time
 		if m.UIDL != "" {
 			first = st.firstFetched(m.UIDL)
-			if st.isDone(m.UIDL) && !opt.All {
-				if !opt.Keep || expired(first) {
-					p.dele = append(p.dele, m)
-				}
-				continue
+		}
+		if (m.UIDL != "" && st.isDone(m.UIDL) || here[m.Num]) && !opt.All {
+			if !opt.Keep || expired(first) {
+				p.dele = append(p.dele, m)
 			}
+			continue
 		}
 		if opt.MaxSize > 0 && m.Size > opt.MaxSize {
 			p.skipped = append(p.skipped, m)

@@ -57,7 +57,7 @@ func TestMakePlan(t *testing.T) {
 		{"keep max-size max-messages", Options{Keep: true, MaxSize: 1000, MaxMessages: 1}, "F3 S4 L2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := show(makePlan(msgs, st, tc.opt, t0)); got != tc.want {
+			if got := show(makePlan(msgs, st, nil, tc.opt, t0)); got != tc.want {
 				t.Errorf("plan %q, want %q", got, tc.want)
 			}
 		})

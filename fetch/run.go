@@ -36,6 +36,11 @@ type Options struct {
 	// StateDir is the account's state directory; it exists (0700) and
 	// the caller holds its lock. A dry run only reads it.
 	StateDir string
+	// Maildir is, for a dry run (Target nil) into a Maildir, the
+	// directory of its INBOX folder: read (its identity, its messages) so
+	// that the dry run shows what the real run would do, and never
+	// created or changed. Empty with an MDA; ignored when Target is set.
+	Maildir string
 
 	// Keep leaves messages on the server; each is fetched once.
 	Keep bool
@@ -67,6 +72,10 @@ type Result struct {
 	Skipped   int   // messages over MaxSize
 	Failed    int   // messages that failed and stay on the server
 	Bytes     int64 // bytes delivered
+	// Matched counts the server's messages found already in the Maildir
+	// by their content when the state did not describe it (see rematch):
+	// not fetched again.
+	Matched int
 }
 
 // CheckResult is what Check learned about the maildrop.
@@ -89,9 +98,10 @@ var now = time.Now
 
 // Run fetches the account's mail as opt says. The error's failure kind
 // gives the exit code: Auth for a refused login, Temporary for network
-// trouble and a busy server, LocalIO for a disk problem (the run stops at
-// once, nothing that is not durable is deleted), Partial when some messages
-// failed and the others were fetched.
+// trouble and a busy server, Protocol for a server that does not speak
+// POP3, LocalIO for a disk problem (the fetching stops; what was delivered
+// before it is deleted as usual, nothing that is not durable is), Partial
+// when some messages failed and the others were fetched.
 func Run(ctx context.Context, opt Options) (Result, error) {
 	r := newRunner(opt)
 	r.emit(report.Event{Kind: report.AccountStart})
@@ -200,7 +210,13 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if r.st.bad > 0 {
 		r.notice("state: ignored %d unreadable records (first: %v); a message they named may be fetched again", r.st.bad, r.st.firstBad)
 	}
-	if !opt.DryRun {
+	b, err := r.decideBinding()
+	if err != nil {
+		return err
+	}
+	// A state that describes another Maildir names files that are not
+	// here: the re-match replaces it, pending records included.
+	if !opt.DryRun && b.mode != bindRematch {
 		if err := r.resolvePending(); err != nil {
 			return err
 		}
@@ -211,6 +227,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer s.close()
+	if uerr := s.utf8Refused(); uerr != nil {
+		r.notice("the server lists UTF8 but refused it (%v): it may serve a stand-in for a message whose header has raw UTF-8", uerr)
+	}
 
 	sizes, uidls, hasUIDL, err := s.listing(ctx)
 	if err != nil {
@@ -239,7 +258,26 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}
 
-	p := makePlan(msgs, r.st, opt, now())
+	var (
+		rm    rematchResult
+		infos map[int]topInfo
+	)
+	if b.mode == bindRematch {
+		if rm, infos, err = r.rematch(ctx, s, b, msgs); err != nil {
+			return err
+		}
+		r.res.Matched = len(rm.here)
+	}
+	if !opt.DryRun {
+		if err := r.bindState(b); err != nil {
+			return err
+		}
+	}
+
+	p := makePlan(msgs, r.st, rm.here, opt, now())
+	if b.mode == bindRematch {
+		r.notice("%s", rematchNotice(b, rm, p, opt.Keep))
+	}
 	r.emit(report.Event{Kind: report.FolderStart, Count: int64(len(p.fetch)), Bytes: p.fetchBytes})
 	for _, m := range p.skipped {
 		r.res.Skipped++
@@ -250,7 +288,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	}
 
 	if opt.DryRun {
-		if err := r.dryRun(ctx, s, p); err != nil {
+		if err := r.dryRun(ctx, s, p, infos); err != nil {
 			return err
 		}
 		return s.quit(ctx)
@@ -259,13 +297,13 @@ func (r *runner) run(ctx context.Context) (err error) {
 	delivered, fetchErr := r.fetchAll(ctx, s, p)
 	r.emit(report.Event{Kind: report.FolderDone, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
 
-	if failure.KindOf(fetchErr) == failure.LocalIO {
-		// Stop at once: the connection is dropped without QUIT, so
-		// the server keeps every message (POP3 deletes only at QUIT).
-		// The durable deliveries are in the journal; the next run
-		// deletes them.
-		return fetchErr
-	}
+	// A local failure (a full disk, a quota) stops the fetching, but what
+	// was delivered before it is durable and journaled: it is deleted as
+	// usual, so that a run at quota makes progress rather than fail the
+	// same way every time. RetrPipelined drained the RETRs in flight, so
+	// the session is in step; if it is not, the DELEs fail and nothing is
+	// deleted (the next run deletes them).
+	localFail := failure.KindOf(fetchErr) == failure.LocalIO
 
 	// Only messages whose delivery is durable and journaled (or, without
 	// a UIDL, at least durable) are deleted.
@@ -277,31 +315,34 @@ func (r *runner) run(ctx context.Context) (err error) {
 		}
 	}
 	var deleted []serverMsg
-	if fetchErr == nil && len(dele) > 0 {
-		deleted, err = r.deleteAll(ctx, s, dele)
-		if err != nil {
-			fetchErr = err
-		}
-	}
 	committed := false
-	if fetchErr == nil {
-		if err := s.quit(ctx); err != nil {
-			fetchErr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
-		} else {
-			committed = true
+	if fetchErr == nil || localFail {
+		var qerr error
+		if len(dele) > 0 {
+			deleted, qerr = r.deleteAll(ctx, s, dele)
+		}
+		if qerr == nil {
+			if err := s.quit(ctx); err != nil {
+				qerr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
+			} else {
+				committed = true
+			}
+		}
+		if fetchErr == nil {
+			fetchErr = qerr
 		}
 	}
 	gone := map[string]bool{}
 	if committed {
 		if err := r.recordDeleted(deleted, gone); err != nil {
-			return err
+			return firstError(r.localFailure(fetchErr, p, localFail), err)
 		}
 	}
 	if err := r.compact(func(u string) bool { return onServer[u] && !gone[u] }); err != nil {
-		return err
+		return firstError(r.localFailure(fetchErr, p, localFail), err)
 	}
 	if fetchErr != nil {
-		return fetchErr
+		return r.localFailure(fetchErr, p, localFail)
 	}
 	if len(r.failed) > 0 {
 		return failure.Wrap(failure.Partial, fmt.Errorf("pop3: %d messages failed and stay on the server (first: %w)", len(r.failed), r.failed[0]))
@@ -309,21 +350,47 @@ func (r *runner) run(ctx context.Context) (err error) {
 	return nil
 }
 
+// localFailure adds to a local failure what the run did before it: a user
+// at quota learns that some mail arrived and that the rest waits on the
+// server. Other errors are returned as they are.
+func (r *runner) localFailure(err error, p plan, local bool) error {
+	if err == nil || !local {
+		return err
+	}
+	done := fmt.Sprintf("delivered %d messages before that", r.res.Delivered)
+	if r.res.Deleted > 0 {
+		done += fmt.Sprintf(", deleted %d on the server", r.res.Deleted)
+	}
+	return fmt.Errorf("%w (%s; the other %d stay on the server for the next run)", err, done, len(p.fetch)-r.res.Delivered)
+}
+
+// firstError is a if it is not nil, else b.
+func firstError(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
 // dryRun lists what the run would do. It describes each message it would
 // fetch by its header (From, Subject, Message-ID, Date) where the server
-// has TOP, by its size alone where not.
-func (r *runner) dryRun(ctx context.Context, s *session, p plan) error {
-	nums := make([]int, len(p.fetch))
-	for i, m := range p.fetch {
-		nums[i] = m.Num
-	}
-	headers, err := s.headers(ctx, nums)
-	if err != nil {
-		return err
+// has TOP, by its size alone where not. headers holds what a re-match
+// already asked TOP for; nil when it did not.
+func (r *runner) dryRun(ctx context.Context, s *session, p plan, headers map[int]topInfo) error {
+	if headers == nil {
+		nums := make([]int, len(p.fetch))
+		for i, m := range p.fetch {
+			nums[i] = m.Num
+		}
+		var err error
+		if headers, err = s.headers(ctx, nums, true); err != nil {
+			return err
+		}
 	}
 	for _, m := range p.fetch {
 		e := report.Event{Kind: report.WouldFetch, ServerID: m.UIDL, Size: m.Size}
-		if h, ok := headers[m.Num]; ok {
+		if in, ok := headers[m.Num]; ok {
+			h := in.header
 			e.From, e.Subject, e.MessageID, e.Date = h.From, h.Subject, h.MessageID, h.Date
 		}
 		if e2 := r.st.entries[m.UIDL]; m.UIDL != "" && e2 != nil && !e2.done {
@@ -591,23 +658,33 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 		// on the server, the run goes on.
 		r.messageFailed(byNum[n].serverMsg, err)
 	})
-	if failure.KindOf(err) == failure.LocalIO {
+	if c.failed() != nil {
+		// The committer failed: it discards whatever it is given.
 		r.opt.Target.Discard(stagedOf(cur)...)
 	} else {
-		// Whatever was staged is complete: publishing it saves the
-		// next run fetching it again, even after a network failure.
+		// Whatever was staged is complete, even when the disk filled
+		// up under the next message (whose Stage removed its own file)
+		// or the connection failed: publishing it, in the order of
+		// commit, delivers what fits and saves the next run fetching
+		// it again.
 		flush()
 	}
 	close(c.batches)
 	c.wg.Wait()
-	if cerr := c.failed(); cerr != nil {
-		return nil, cerr
+	cerr := c.failed()
+	if err == nil {
+		err = cerr
 	}
-	// The done records of the last batches are synced before anything is
-	// deleted (see commit).
+	// The done records of the batches published are synced before
+	// anything is deleted (see commit), also when a later batch failed:
+	// those messages are durable, and deleting them is what lets a run
+	// at quota make progress.
 	if len(c.done) > 0 {
 		if serr := r.journal(true); serr != nil {
-			return nil, serr
+			if err == nil {
+				err = serr
+			}
+			return nil, err
 		}
 	}
 	return c.done, err

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,22 @@ func (s *session) secureAndLogin(ctx context.Context, opt Options, addr string) 
 			return err
 		}
 	}
+	if caps.Has(pop3.CapUTF8) {
+		// RFC 6856: without UTF8 a server may serve a stand-in for a
+		// message whose header has raw UTF-8 (Courier: a "Cannot display
+		// Unicode content" stub), and in delete mode the original would
+		// be deleted. Valid only before login, after STLS; it goes out
+		// with the login command, without a round trip of its own.
+		s.c.EnableUTF8()
+	}
 	return s.login(ctx, opt, caps, encrypted)
+}
+
+// utf8Refused is the server's -ERR to UTF8, nil when it accepted it or
+// was not asked.
+func (s *session) utf8Refused() error {
+	_, err := s.c.UTF8Mode()
+	return err
 }
 
 // capa asks CAPA; a server without it (-ERR) has no capabilities.
@@ -248,25 +264,71 @@ func (s *session) retrieve(ctx context.Context, nums []int, fn func(n int, body 
 	return nil
 }
 
-// headers returns the decoded header of each message of nums, from a
-// pipelined TOP n 0, for a dry run to describe what it would fetch. A
-// server without TOP (it is optional) gives none, and no error; so does a
-// message it refuses, which ends the listing there.
-func (s *session) headers(ctx context.Context, nums []int) (map[int]maildir.Header, error) {
-	out := make(map[int]maildir.Header, len(nums))
-	err := s.c.TopPipelined(ctx, nums, 0, s.window, func(n int, body io.Reader) error {
-		out[n] = maildir.ReadHeader(body)
-		return nil
-	})
-	var me *pop3.MessageError
-	var pe *pop3.Error
-	if err != nil && errors.As(err, &me) && errors.As(me.Err, &pe) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, classify(err)
+// topInfo is what TOP n 0 tells about a message without downloading it:
+// its decoded header (for a dry run to describe it) and its header's
+// match key (to find it in a Maildir, see rematch).
+type topInfo struct {
+	header maildir.Header
+	key    maildir.HeaderKey
+}
+
+// headers returns what TOP n 0 tells about each message of nums,
+// pipelined; the decoded header only with display (a dry run shows it,
+// a re-match of thousands of messages need not hold it). TOP is optional
+// (RFC 1939 §7): a server that refuses it for the first message asked
+// gives none, and no error; a message refused later is left out and the
+// others are asked for.
+func (s *session) headers(ctx context.Context, nums []int, display bool) (map[int]topInfo, error) {
+	out := make(map[int]topInfo, len(nums))
+	for len(nums) > 0 {
+		err := s.c.TopPipelined(ctx, nums, 0, s.window, func(n int, body io.Reader) error {
+			var kw maildir.KeyWriter
+			capture := cappedBuffer{}
+			if display {
+				capture.max = maxTopCapture
+			}
+			if _, err := io.Copy(io.MultiWriter(&kw, &capture), body); err != nil {
+				return err
+			}
+			info := topInfo{key: kw.HeaderKey()}
+			if display {
+				info.header = maildir.ReadHeader(bytes.NewReader(capture.b))
+			}
+			out[n] = info
+			return nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		var me *pop3.MessageError
+		var pe *pop3.Error
+		if !errors.As(err, &me) || !errors.As(me.Err, &pe) {
+			return nil, classify(err)
+		}
+		i := indexOf(nums, me.Num)
+		if i < 0 || (i == 0 && len(out) == 0) {
+			return out, nil // no TOP on this server
+		}
+		nums = nums[i+1:]
 	}
 	return out, nil
+}
+
+// maxTopCapture bounds the part of a TOP reply kept to decode the header
+// for display; the match key streams over all of it.
+const maxTopCapture = 64 << 10
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest.
+type cappedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.max - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }
 
 func indexOf(a []int, v int) int {

@@ -18,8 +18,9 @@ const stateFile = "pop3.journal"
 
 // stateVersion is the version record's number. A journal written by a later
 // version is refused rather than misread: misreading a record could make a
-// run delete a message it never delivered.
-const stateVersion = 1
+// run delete a message it never delivered. Version 2 added the B record;
+// a version-1 journal is read as it is and written back as version 2.
+const stateVersion = 2
 
 // mdaUnique stands for "no unique name" in a pending record: a delivery to
 // an MDA leaves nothing in a Maildir that a later run could look for.
@@ -30,6 +31,7 @@ type recordKind byte
 
 const (
 	recVersion recordKind = 'V' // V <version>
+	recBound   recordKind = 'B' // B <Maildir folder identity>
 	recPending recordKind = 'P' // P <uidl> <unique> <unix-seconds>
 	recDone    recordKind = 'D' // D <uidl> <unix-seconds first fetched>
 	recGone    recordKind = 'X' // X <uidl>
@@ -43,6 +45,7 @@ type record struct {
 	Unique  string    // pending only
 	Time    time.Time // pending: when fetched; done: when first fetched
 	Version int       // version only
+	ID      string    // bound only: the folder's identity (maildir.ReadID)
 }
 
 // format renders r as a journal record (no newline).
@@ -50,6 +53,8 @@ func (r record) format() []byte {
 	switch r.Kind {
 	case recVersion:
 		return fmt.Appendf(nil, "V %d", r.Version)
+	case recBound:
+		return fmt.Appendf(nil, "B %s", maildir.EncodeField(r.ID))
 	case recPending:
 		return fmt.Appendf(nil, "P %s %s %d", maildir.EncodeField(r.UIDL), maildir.EncodeField(r.Unique), r.Time.Unix())
 	case recDone:
@@ -69,7 +74,7 @@ func parseRecord(line []byte) (record, error) {
 	if len(f[0]) != 1 {
 		return bad("unknown kind")
 	}
-	want := map[recordKind]int{recVersion: 2, recPending: 4, recDone: 3, recGone: 2}
+	want := map[recordKind]int{recVersion: 2, recBound: 2, recPending: 4, recDone: 3, recGone: 2}
 	k := recordKind(f[0][0])
 	n, ok := want[k]
 	if !ok {
@@ -88,6 +93,15 @@ func parseRecord(line []byte) (record, error) {
 		return r, nil
 	}
 	var err error
+	if k == recBound {
+		if r.ID, err = maildir.DecodeField(f[1]); err != nil {
+			return bad(err.Error())
+		}
+		if r.ID == "" {
+			return bad("empty identity")
+		}
+		return r, nil
+	}
 	if r.UIDL, err = maildir.DecodeField(f[1]); err != nil {
 		return bad(err.Error())
 	}
@@ -136,6 +150,9 @@ type uidlEntry struct {
 // uidlState is the replayed state journal: UIDL → entry.
 type uidlState struct {
 	entries map[string]*uidlEntry
+	// bound is the identity of the Maildir folder the entries describe,
+	// "" when the journal names none (version 1, or a new state).
+	bound string
 	// newer is set when a version record above stateVersion was seen.
 	newer int
 	// bad counts records that could not be parsed and were ignored.
@@ -173,6 +190,14 @@ func (st *uidlState) apply(r record) {
 		if r.Version > stateVersion && r.Version > st.newer {
 			st.newer = r.Version
 		}
+	case recBound:
+		// What was recorded under another identity describes another
+		// Maildir. Runs rewrite the whole journal when they bind it, so
+		// this only guards against a journal put together otherwise.
+		if st.bound != "" && st.bound != r.ID {
+			clear(st.entries)
+		}
+		st.bound = r.ID
 	case recPending:
 		e := st.entry(r.UIDL)
 		if e.first.IsZero() {
@@ -228,8 +253,11 @@ func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
 		}
 	}
 	sort.Strings(uidls)
-	recs := make([][]byte, 0, len(uidls)+1)
+	recs := make([][]byte, 0, len(uidls)+2)
 	recs = append(recs, record{Kind: recVersion, Version: stateVersion}.format())
+	if st.bound != "" {
+		recs = append(recs, record{Kind: recBound, ID: st.bound}.format())
+	}
 	for _, u := range uidls {
 		recs = append(recs, record{Kind: recDone, UIDL: u, Time: st.entries[u].first}.format())
 	}

@@ -55,8 +55,9 @@ func splitRecords(data []byte) [][]byte {
 }
 
 // dumpState renders a state for comparison: one line per UIDL, sorted,
-// "uidl done first" or "uidl pending first unique...", then "bad N" and
-// "newer N" when non-zero.
+// "uidl done first" or "uidl pending first unique...", after "bound ID"
+// when the state names its Maildir, then "bad N" and "newer N" when
+// non-zero.
 func dumpState(st *uidlState) string {
 	var lines []string
 	for u, e := range st.entries {
@@ -71,6 +72,9 @@ func dumpState(st *uidlState) string {
 		}
 	}
 	sort.Strings(lines)
+	if st.bound != "" {
+		lines = append([]string{"bound " + st.bound}, lines...)
+	}
 	if st.bad > 0 {
 		lines = append(lines, fmt.Sprintf("bad %d", st.bad))
 	}
@@ -91,8 +95,12 @@ func TestStateReplay(t *testing.T) {
 			if got, want := string(bytes.Join(comp, []byte("\n")))+"\n", string(section(a, "compacted")); got != want {
 				t.Errorf("compacted:\n%s\nwant:\n%s", got, want)
 			}
-			// The compacted journal replays to the same done entries.
+			// The compacted journal replays to the same done entries,
+			// bound to the same Maildir.
 			again := replay(comp)
+			if again.bound != st.bound {
+				t.Errorf("compaction bound the state to %q, was %q", again.bound, st.bound)
+			}
 			for u, e := range st.entries {
 				if !e.done {
 					continue
@@ -169,6 +177,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	ts := time.Unix(1700000000, 0)
 	for _, r := range []record{
 		{Kind: recVersion, Version: 1},
+		{Kind: recBound, ID: "0123456789abcdef0123456789abcdef"},
 		{Kind: recPending, UIDL: "u 1", Unique: "1.M2P3Q4R5.h\\072x,S=9", Time: ts},
 		{Kind: recPending, UIDL: "u", Unique: mdaUnique, Time: ts},
 		{Kind: recDone, UIDL: "%", Time: ts},
@@ -178,7 +187,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", r.format(), err)
 		}
-		if got.Kind != r.Kind || got.UIDL != r.UIDL || got.Unique != r.Unique || !got.Time.Equal(r.Time) || got.Version != r.Version {
+		if got.Kind != r.Kind || got.UIDL != r.UIDL || got.Unique != r.Unique || !got.Time.Equal(r.Time) || got.Version != r.Version || got.ID != r.ID {
 			t.Errorf("round trip of %+v gave %+v", r, got)
 		}
 	}

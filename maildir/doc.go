@@ -110,6 +110,30 @@
 // Names that cannot be mapped safely are refused: an empty name, "." and
 // "..", a NUL, a directory name over 255 bytes.
 //
+// # Re-matching
+//
+// When an engine's state cannot say which file holds which server message
+// (the state was lost, describes another Maildir, or the mail came from
+// another tool), it looks for the message's content instead. A MatchKey
+// is computed the same way from a server's bytes and from a file:
+//
+//   - the Message-ID, normalized by NormalizeMessageID: every white-space
+//     byte removed (which undoes folding), then one pair of enclosing
+//     angle brackets ("<a@b>" and " <a@b>" are "a@b"); case and anything
+//     else are kept. The first Message-ID field counts.
+//   - without a Message-ID, a SHA-256 digest of the header block: its
+//     lines up to the empty line that ends it, each ended by one LF
+//     whether it came with CRLF or LF.
+//   - the size as a server counts it, with CRLF line ends: a local file
+//     counts every LF not preceded by CR twice.
+//
+// A header alone (POP3 TOP n 0, IMAP BODY[HEADER]) gives the header part
+// of the key without the message being downloaded. KeyWriter computes a
+// key from bytes as they stream, with bounded memory; IndexMatches reads a
+// folder for the keys wanted, reading a file whole only when its header
+// matches, and keeps only the matching files; Take pairs one file with one
+// message.
+//
 // # Durable state
 //
 // WriteFileAtomic replaces a small file: write a temporary file in the

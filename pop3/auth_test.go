@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -226,3 +227,73 @@ type failingStart struct{ err error }
 
 func (f failingStart) Start() (string, []byte, error) { return "", nil, f.err }
 func (f failingStart) Next([]byte) ([]byte, error)    { return nil, nil }
+
+// UTF8 (RFC 6856) goes out with the login command, in the same write when
+// the server pipelines: the server reads both lines before it answers
+// either, so the client did not wait for UTF8's reply.
+func TestUTF8Pipelined(t *testing.T) {
+	c := dialScript(t, Options{}, func(s *serverConn) {
+		s.send("+OK ready\r\n")
+		s.expect("CAPA")
+		s.send("+OK\r\nUSER\r\nPIPELINING\r\nUTF8 USER\r\n.\r\n")
+		s.expect("UTF8")
+		s.expect("USER alice")
+		s.send("+OK UTF8 enabled\r\n+OK\r\n")
+		s.expect("PASS secret")
+		s.send("+OK logged in\r\n")
+		s.expect("STAT") // UTF8 is sent once
+		s.send("+OK 0 0\r\n")
+	})
+	caps, err := c.Capa(ctx)
+	if err != nil || !caps.Has(CapUTF8) || !slices.Equal(caps.Args(CapUTF8), []string{"USER"}) {
+		t.Fatalf("CAPA %v %v", caps, err)
+	}
+	c.EnableUTF8()
+	if err := c.User(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pass(ctx, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := c.UTF8Mode(); !on || err != nil {
+		t.Errorf("UTF8Mode %v %v", on, err)
+	}
+	if _, _, err := c.Stat(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without PIPELINING, UTF8 waits for its reply before the login command;
+// a refusal leaves the session working, without UTF-8 mode. With AUTH the
+// same holds.
+func TestUTF8RefusedNoPipelining(t *testing.T) {
+	c := dialScript(t, Options{}, func(s *serverConn) {
+		s.send("+OK ready\r\n")
+		s.expect("CAPA")
+		s.send("+OK\r\nSASL PLAIN\r\nUTF8\r\n.\r\n")
+		s.expect("UTF8")
+		if s.br.Buffered() != 0 {
+			s.fatalf("the client sent more before UTF8's reply")
+		}
+		s.send("-ERR [SYS/PERM] not today\r\n")
+		s.expect("AUTH PLAIN " + b64("\x00alice\x00secret"))
+		s.send("+OK\r\n")
+		s.expect("STAT")
+		s.send("+OK 0 0\r\n")
+	})
+	if _, err := c.Capa(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.EnableUTF8()
+	if err := c.Auth(ctx, sasl.NewPlainClient("", "alice", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	on, err := c.UTF8Mode()
+	var e *Error
+	if on || !errors.As(err, &e) || e.Command != "UTF8" {
+		t.Errorf("UTF8Mode %v %v", on, err)
+	}
+	if _, _, err := c.Stat(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,6 +24,7 @@ const (
 	CapImplementation = "IMPLEMENTATION"
 	CapSTLS           = "STLS"
 	CapAuthRespCode   = "AUTH-RESP-CODE" // RFC 3206: the AUTH response code is used
+	CapUTF8           = "UTF8"           // RFC 6856: the UTF8 command (argument USER: UTF-8 user names and passwords)
 )
 
 // Capabilities is a CAPA reply: capability names in upper case, each with its

@@ -80,6 +80,12 @@ type Client struct {
 	body   *dotReader // an open RETR/TOP body; no command until it is done
 	broken error      // set when the session is out of step: no more commands
 
+	// utf8Queued: EnableUTF8 was called and the UTF8 command goes out
+	// with the next command. utf8On and utf8Err are its outcome.
+	utf8Queued bool
+	utf8On     bool
+	utf8Err    error
+
 	stopWatch func() bool // disarms the current call's context; nil between calls
 }
 
@@ -110,16 +116,24 @@ func (g *guardedConn) Write(p []byte) (int, error) {
 // deadlines (transport.Conn arms them). On error the caller still owns conn
 // and must close it. A -ERR greeting is an *Error with Command "greeting",
 // classified failure.Temporary unless its code is SYS/PERM: servers refuse
-// connections when busy.
+// connections when busy (RFC 1939 §4 allows it). Any other greeting that
+// is not +OK is failure.Protocol, with a message that says what answered
+// ("port 993 answered like an IMAP server") and where POP3 usually is.
 func NewClient(conn net.Conn, opt Options) (*Client, error) {
 	c := &Client{conn: conn, opt: opt.withDefaults()}
 	c.guard = guardedConn{conn: conn, ctx: context.Background()}
 	c.lr = lineReader{br: bufio.NewReaderSize(&c.guard, readBufferSize), max: c.opt.MaxLine}
 	c.out = bufio.NewWriterSize(&c.guard, writeBufferSize)
 	const shown = "greeting"
-	st, err := c.readStatus(shown)
+	line, err := c.lr.readLine()
 	if err != nil {
-		return nil, err
+		return nil, c.fail(shown, err)
+	}
+	st, err := parseStatus(line)
+	if err != nil {
+		// Not a POP3 server: the wrong port (IMAP's, SMTP's) or the
+		// wrong service. A later run meets the same; a human must act.
+		return nil, failure.Wrap(failure.Protocol, notPOP3(conn.RemoteAddr(), line))
 	}
 	if !st.ok {
 		e := &Error{Command: shown, Code: st.code, Text: sanitize(st.text)}
@@ -131,6 +145,34 @@ func NewClient(conn net.Conn, opt Options) (*Client, error) {
 	c.timestamp = apopTimestamp(st.text)
 	return c, nil
 }
+
+// notPOP3 describes a greeting that is no POP3 status line: another
+// protocol's (IMAP "* OK", SMTP "220 ", SSH "SSH-") or anything else.
+func notPOP3(addr net.Addr, line []byte) error {
+	where := "the server"
+	if addr != nil {
+		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
+			where = "port " + port
+		}
+	}
+	s := string(line)
+	var like string
+	switch {
+	case strings.HasPrefix(s, "* OK") || strings.HasPrefix(s, "* PREAUTH") || strings.HasPrefix(s, "* BYE"):
+		like = "an IMAP server"
+	case len(s) >= 4 && (s[0] >= '2' && s[0] <= '5') && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-'):
+		like = "an SMTP server"
+	case strings.HasPrefix(s, "SSH-"):
+		like = "an SSH server"
+	}
+	const hint = "POP3 is port 995 (implicit TLS) or 110 (plain or STARTTLS)"
+	if like != "" {
+		return fmt.Errorf("pop3: %s answered like %s, not POP3 (greeting %s); %s", where, like, quote(line), hint)
+	}
+	return fmt.Errorf("pop3: %s did not answer like a POP3 server: its greeting %s is not +OK; %s", where, quote(line), hint)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // apopTimestamp finds the RFC 1939 §7 timestamp in a greeting: the first
 // "<...>" whose content is printable ASCII and contains an '@', as a msg-id
@@ -196,7 +238,8 @@ func (c *Client) end() {
 
 // fail records err as the end of the session and names the command in it.
 // A cancelled context is reported as such rather than as the timeout it
-// caused; a connection closed by the server is failure.Temporary.
+// caused; a connection closed by the server is failure.Temporary, a reply
+// that breaks the protocol failure.Protocol.
 func (c *Client) fail(shown string, err error) error {
 	if ctxErr := c.guard.ctx.Err(); ctxErr != nil {
 		err = ctxErr
@@ -204,7 +247,7 @@ func (c *Client) fail(shown string, err error) error {
 	var pe *protoError
 	switch {
 	case errors.As(err, &pe):
-		err = fmt.Errorf("pop3: %s: %w", shown, err)
+		err = failure.Wrap(failure.Protocol, fmt.Errorf("pop3: %s: %w", shown, err))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		err = failure.Wrap(failure.Temporary, fmt.Errorf("pop3: %s: connection closed by the server: %w", shown, io.ErrUnexpectedEOF))
 	default:
@@ -224,14 +267,53 @@ func (e *cutShort) Error() string        { return e.err.Error() }
 func (e *cutShort) Unwrap() error        { return e.err }
 func (e *cutShort) Is(target error) bool { return target == io.ErrUnexpectedEOF }
 
-// send writes command lines and flushes them.
+// send writes command lines and flushes them. A UTF8 command queued by
+// EnableUTF8 goes first: in the same write when the server advertised
+// PIPELINING (its reply is read here, before the caller reads the reply
+// to its own command), else alone, its reply read before the lines go.
 func (c *Client) send(shown string, lines ...string) error {
+	if !c.utf8Queued {
+		return c.write(shown, lines...)
+	}
+	c.utf8Queued = false
+	const utf8Cmd = "UTF8"
+	if c.capsKnown && c.caps.Has(CapPipelining) {
+		if err := c.write(shown, append([]string{utf8Cmd}, lines...)...); err != nil {
+			return err
+		}
+		return c.readUTF8()
+	}
+	if err := c.write(utf8Cmd, utf8Cmd); err != nil {
+		return err
+	}
+	if err := c.readUTF8(); err != nil {
+		return err
+	}
+	return c.write(shown, lines...)
+}
+
+// write writes command lines and flushes them.
+func (c *Client) write(shown string, lines ...string) error {
 	for _, l := range lines {
 		c.out.WriteString(l)
 		c.out.WriteString("\r\n")
 	}
 	if err := c.out.Flush(); err != nil {
 		return c.fail(shown, err)
+	}
+	return nil
+}
+
+// readUTF8 reads the reply to a UTF8 command. A -ERR is kept for
+// UTF8Mode; the session goes on.
+func (c *Client) readUTF8() error {
+	st, err := c.readStatus("UTF8")
+	if err != nil {
+		return err
+	}
+	c.utf8On = st.ok
+	if !st.ok {
+		c.utf8Err = st.asError("UTF8")
 	}
 	return nil
 }
@@ -300,7 +382,7 @@ func (c *Client) readListing(shown string, add func([]byte) error) error {
 		return c.fail(shown, err)
 	}
 	if invalid != nil {
-		return fmt.Errorf("pop3: %s: %w", shown, invalid)
+		return failure.Wrap(failure.Protocol, fmt.Errorf("pop3: %s: %w", shown, invalid))
 	}
 	return nil
 }
@@ -330,6 +412,31 @@ func checkNum(shown string, n int) error {
 		return fmt.Errorf("pop3: %s: message number %d out of range", shown, n)
 	}
 	return nil
+}
+
+// EnableUTF8 asks the server for UTF-8 mode (RFC 6856 §2): message
+// headers as they are, raw UTF-8 included, where a server may otherwise
+// serve a downgraded stand-in (Courier replaces such a message by a
+// "Cannot display Unicode content" stub). Send it only when CAPA lists
+// UTF8 (CapUTF8). The command is valid only in the AUTHORIZATION state:
+// call EnableUTF8 before logging in, after STLS.
+//
+// It costs no round trip of its own: the UTF8 command goes out with the
+// next command (normally USER, APOP or AUTH), in the same write when the
+// server advertised PIPELINING, and its reply is read before that
+// command's. A -ERR fails nothing: the session goes on without UTF-8 mode
+// (UTF8Mode says so). With the argument USER (RFC 6856 §2) the server
+// also takes UTF-8 user names and passwords once UTF8 was sent, which
+// sending it before the login provides.
+func (c *Client) EnableUTF8() {
+	c.utf8Queued = true
+}
+
+// UTF8Mode reports the outcome of EnableUTF8 once the command was sent:
+// on is true when the server accepted it; err is its -ERR reply (an
+// *Error) when it refused.
+func (c *Client) UTF8Mode() (on bool, err error) {
+	return c.utf8On, c.utf8Err
 }
 
 // Capa asks for the server's capabilities (RFC 2449 §5). A server without

@@ -88,11 +88,33 @@ func TestGreetingRefused(t *testing.T) {
 	}
 }
 
-func TestGreetingGarbage(t *testing.T) {
-	conn := startServer(t, func(s *serverConn) { s.send("SSH-2.0-OpenSSH_9.2\r\n") })
-	_, err := NewClient(conn, Options{})
-	if err == nil || !strings.Contains(err.Error(), "pop3: greeting: not a status line") {
-		t.Fatalf("got %v", err)
+// A greeting that is not +OK or -ERR is not a POP3 server: the wrong port
+// or service. failure.Protocol (76), with a message that says what
+// answered and where POP3 usually is.
+func TestGreetingNotPOP3(t *testing.T) {
+	for _, tc := range []struct{ greeting, says string }{
+		{"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE AUTH=PLAIN] Dovecot ready.\r\n", "answered like an IMAP server"},
+		{"* PREAUTH IMAP4rev1 server logged in as alice\r\n", "answered like an IMAP server"},
+		{"220 mx.example.org ESMTP Postfix\r\n", "answered like an SMTP server"},
+		{"SSH-2.0-OpenSSH_9.2\r\n", "answered like an SSH server"},
+		{"HTTP/1.1 400 Bad Request\r\n", "did not answer like a POP3 server"},
+		{"+OKAY\r\n", "did not answer like a POP3 server"},
+	} {
+		var port string
+		conn := startServer(t, func(s *serverConn) {
+			s.send(tc.greeting)
+		})
+		_, port, _ = net.SplitHostPort(conn.RemoteAddr().String())
+		_, err := NewClient(conn, Options{})
+		if failure.KindOf(err) != failure.Protocol {
+			t.Errorf("%q: got %v (kind %v), want a protocol failure", tc.greeting, err, failure.KindOf(err))
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "port "+port+" "+tc.says) || !strings.Contains(msg, "POP3 is port 995 (implicit TLS) or 110") ||
+			strings.ContainsAny(msg, "\r\n") {
+			t.Errorf("%q: message %q", tc.greeting, msg)
+		}
 	}
 }
 

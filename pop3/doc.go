@@ -1,6 +1,7 @@
 // Package pop3 is a small, strict POP3 client: RFC 1939 (the protocol),
-// RFC 2449 (CAPA, extended response codes, PIPELINING), RFC 2595 (STLS) and
-// RFC 5034 (AUTH with SASL). It knows nothing of Maildir: a message is an
+// RFC 2449 (CAPA, extended response codes, PIPELINING), RFC 2595 (STLS),
+// RFC 5034 (AUTH with SASL) and RFC 6856 (UTF8, sent with the login
+// command: see EnableUTF8). It knows nothing of Maildir: a message is an
 // io.Reader of its bytes.
 //
 // Guarantees a caller can build on:
@@ -20,7 +21,11 @@
 //   - Errors name the command ("pop3: RETR 17: ..."), never a password.
 //     A -ERR reply is an *Error carrying the RFC 2449 response code; it is
 //     classified for package failure (Auth for a refused login, Temporary for
-//     IN-USE, LOGIN-DELAY and SYS/TEMP). Network errors keep their kind.
+//     IN-USE, LOGIN-DELAY and SYS/TEMP, and for a -ERR greeting: a busy
+//     server). Network errors keep their kind. A reply that breaks the
+//     protocol is failure.Protocol, and so is a greeting that is not +OK or
+//     -ERR: another service on the port, named when it is recognisable
+//     ("port 993 answered like an IMAP server; POP3 is port 995 ...").
 //   - A desynchronised session is never reused. After a network error, a
 //     cancelled context or a malformed reply the Client refuses further
 //     commands; a -ERR reply or a listing that failed validation leaves it

@@ -38,6 +38,7 @@ type accountView struct {
 	PasswordSource string   `json:"password_source"`
 	Delivery       string   `json:"delivery"`
 	StateDir       string   `json:"state_dir"`
+	Failing        string   `json:"failing,omitempty"`
 	Check          string   `json:"check,omitempty"`
 	Capabilities   []string `json:"capabilities,omitempty"`
 	Error          string   `json:"error,omitempty"`
@@ -66,8 +67,15 @@ func runAccountsCommand(c *cli.Context) error {
 	var failed []error
 	for _, a := range accounts {
 		v := viewOf(a)
+		if rec, ok := failingSince(a); ok {
+			v.Failing = fmt.Sprintf("temporary failures since %s (%d runs)", rec.Since.Local().Format("2006-01-02 15:04"), rec.Runs)
+		}
 		if check {
-			if err := checkAccount(c, a, &v, trace); err != nil {
+			err := checkAccount(c, a, &v, trace)
+			if signalOf(c.Context) != nil {
+				break // main says in one line that the run was stopped
+			}
+			if err != nil {
 				v.Error = err.Error()
 				fmt.Fprintf(c.App.ErrWriter, "mailfetch: %s: %v\n", a.Name, err)
 				failed = append(failed, fmt.Errorf("%s: %w", a.Name, err))
@@ -80,6 +88,9 @@ func runAccountsCommand(c *cli.Context) error {
 		}
 		printAccount(c, v)
 	}
+	if signalOf(c.Context) != nil {
+		return nil // main says in one line that the run was stopped
+	}
 	if exit := combine(failed, len(accounts)); exit != nil {
 		return &alreadyReported{exit} // each failure was printed above
 	}
@@ -88,7 +99,7 @@ func runAccountsCommand(c *cli.Context) error {
 
 func checkAccount(c *cli.Context, a *config.Account, v *accountView, trace traceOut) error {
 	ctx := c.Context
-	secret, err := a.Secret(ctx)
+	secret, err := a.SecretWith(ctx, secretOptions(c))
 	if err != nil {
 		return err
 	}
@@ -128,6 +139,9 @@ func printAccount(c *cli.Context, v accountView) {
 	fmt.Fprintf(w, "  login:     %s, auth %s, password from %s\n", v.User, v.Auth, v.PasswordSource)
 	fmt.Fprintf(w, "  delivery:  %s\n", v.Delivery)
 	fmt.Fprintf(w, "  state:     %s\n", v.StateDir)
+	if v.Failing != "" {
+		fmt.Fprintf(w, "  failing:   %s\n", v.Failing)
+	}
 	if v.Check != "" {
 		fmt.Fprintf(w, "  check:     %s\n", v.Check)
 		fmt.Fprintf(w, "  server has: %s\n", strings.Join(v.Capabilities, " "))

@@ -64,7 +64,7 @@ func imapOptions(a *config.Account, secret string, sink report.Sink, trace trace
 	}
 	switch {
 	case a.MDA != "":
-		opt.MDA = &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout}
+		opt.MDA = &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout, DropEnv: a.SecretVariables()}
 	case !dry:
 		store, err := openStore(a)
 		if err != nil {
@@ -89,7 +89,7 @@ func imapOptions(a *config.Account, secret string, sink report.Sink, trace trace
 func runIMAPSync(c *cli.Context) error {
 	trace := traceWriter(c)
 	dry := flagBool(c, "dry-run")
-	return runAccounts(c, "imap", withSummary, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
+	return runAccounts(c, "imap", fetching, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
 		opt, err := imapOptions(a, secret, sink, trace, dry)
 		if err != nil {
 			return err
@@ -103,7 +103,7 @@ func runIMAPSync(c *cli.Context) error {
 func runIMAPList(c *cli.Context) error {
 	trace := traceWriter(c)
 	asJSON := flagBool(c, "json")
-	return runAccounts(c, "imap", noSummary, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
+	return runAccounts(c, "imap", listing, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
 		// Listing writes nothing: like a dry run it leaves the Maildir alone.
 		opt, err := imapOptions(a, secret, sink, trace, true)
 		if err != nil {

@@ -28,7 +28,7 @@ func pop3Command() *cli.Command {
 func runPOP3(c *cli.Context) error {
 	trace := traceWriter(c)
 	dry := flagBool(c, "dry-run")
-	return runAccounts(c, "pop3", withSummary, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
+	return runAccounts(c, "pop3", fetching, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
 		opt, err := pop3Options(a, secret, sink, trace, dry)
 		opt.All = c.Bool("all")
 		if err != nil {

@@ -37,7 +37,7 @@ func openStore(a *config.Account) (*maildir.Store, error) {
 // inboxTarget is where POP3 mail goes: the Maildir's INBOX, or the MDA.
 func inboxTarget(a *config.Account) (maildir.Target, error) {
 	if a.MDA != "" {
-		return &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout}, nil
+		return &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout, DropEnv: a.SecretVariables()}, nil
 	}
 	store, err := openStore(a)
 	if err != nil {

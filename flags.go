@@ -45,7 +45,9 @@ func accountFlags() []cli.Flag {
 		&cli.StringFlag{Name: "layout", Category: cat, Usage: "folder layout: maildir++ (default, .Sub.Folder) or fs (nested directories)"},
 		&cli.StringFlag{Name: "mda", Category: cat, Usage: "pipe each message into `CMD` (sh -c) instead of a Maildir; exit 0 means delivered"},
 		&cli.StringFlag{Name: "state-dir", Category: cat, Usage: "keep the account's state and lock in `DIR` (default $XDG_STATE_HOME/mailfetch/ACCOUNT)"},
-		&cli.DurationFlag{Name: "timeout", Category: cat, Usage: "network I/O timeout (default 60s)"},
+		&cli.DurationFlag{Name: "timeout", Category: cat, Usage: "network I/O timeout: a server silent this long, or sending less than 1 KiB in this long, fails the run with 75 (default 60s)"},
+		&cli.DurationFlag{Name: "deadline", Category: cat, Usage: "stop the run safely after `DURATION` from its start, and exit 75 (default 2h; 0: none)"},
+		&cli.DurationFlag{Name: "fail-after", Category: cat, Usage: "exit 69 instead of 75 once temporary failures have gone on for `DURATION` (default 24h; 0: never)"},
 	}
 }
 

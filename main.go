@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,13 +21,19 @@ import (
 // exitCodesHelp is shown in --help and the man page; README.md repeats it.
 const exitCodesHelp = `EXIT STATUS:
    0   success, whether there was new mail or not
-   1   any other error (protocol violation, a command the server refused)
+   1   any other error (a command the server refused)
    3   partial failure: some messages or folders failed, the rest completed
    4   another mailfetch run holds the account's lock (see --wait)
+   5   refused to delete a large share of a folder; nothing was deleted
+   6   the server's certificate is not trusted (see ca-file, fingerprint)
    64  usage or configuration error
+   68  unknown host: DNS says the host name does not exist
+   69  temporary failures for longer than fail-after (default 24h)
    74  local I/O failure (disk full, permissions, not a Maildir)
-   75  temporary failure (network, DNS, timeout, server busy): retry later
-   77  authentication failed`
+   75  temporary failure (network, timeout, server busy, deadline): retry later
+   76  protocol error: the server speaks another protocol, or TLS/plain text mixed up
+   77  authentication failed
+   130 interrupted (SIGINT, Ctrl-C); 143 terminated (SIGTERM): stopped safely`
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
@@ -81,7 +85,7 @@ func setUsageErrors(c *cli.Command) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignals(context.Background())
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -91,6 +95,15 @@ func main() {
 // printed once on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := newApp(stdout, stderr).RunContext(ctx, args)
+	var printed *alreadyReported
+	if stop := signalOf(ctx); stop != nil {
+		// Stopped by a signal: whatever the command made of it, one line
+		// says so, and the code is the signal's.
+		if !errors.As(err, &printed) {
+			fmt.Fprintf(stderr, "mailfetch: %v\n", stop)
+		}
+		return failure.Code(stop.err())
+	}
 	if err == nil {
 		return failure.CodeOK
 	}
@@ -100,7 +113,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &exit) && failure.KindOf(err) == failure.Other {
 		err = failure.Wrap(failure.Usage, err)
 	}
-	var printed *alreadyReported
 	if !errors.As(err, &printed) {
 		fmt.Fprintf(stderr, "mailfetch: %v\n", err)
 	}

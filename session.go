@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -122,6 +124,17 @@ func applyAccountFlags(c *cli.Context, a *config.Account) {
 	if c.IsSet("timeout") {
 		a.Timeout = c.Duration("timeout")
 	}
+	// 0 turns these off; an unset (zero) field would take the default.
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"deadline", &a.Deadline}, {"fail-after", &a.FailAfter}} {
+		if c.IsSet(d.name) {
+			if *d.dst = c.Duration(d.name); *d.dst == 0 {
+				*d.dst = config.Disabled
+			}
+		}
+	}
 	// Protocol settings exist only on their command.
 	boolean("keep", &a.Keep)
 	if c.IsSet("delete-after") {
@@ -155,13 +168,16 @@ func newRenderer(c *cli.Context) *report.Renderer {
 	})
 }
 
-// summaryMode says whether a command ends with the run summary (a fetch
-// does; a listing is its own output).
-type summaryMode bool
+// commandKind says what a command does with its accounts.
+type commandKind int
 
 const (
-	withSummary summaryMode = true
-	noSummary   summaryMode = false
+	// fetching commands (pop3, imap sync) end with the run summary and keep
+	// each account's record of temporary failures (see recordFailure).
+	fetching commandKind = iota
+	// listing commands (imap list) print their own output, and leave the
+	// record alone: a listing says little about whether mail arrives.
+	listing
 )
 
 // accountRun is what a command does for one account, with the lock held
@@ -172,22 +188,48 @@ type accountRun func(ctx context.Context, a *config.Account, secret string, sink
 // error once, and returns an error whose kind gives the exit code: the kind
 // shared by all failures, or Partial when some accounts failed and others
 // did not or when they failed differently.
-func runAccounts(c *cli.Context, protocol string, summary summaryMode, fn accountRun) error {
+//
+// Each account's run is bounded by its deadline, counted from the start of
+// this run (so that a run of several accounts ends within the longest of
+// their deadlines); when it passes, the account stops as on Ctrl-C and
+// fails as a temporary failure. A signal (SIGINT, SIGTERM) stops the
+// account at work, starts no other, and makes the whole run exit 130 or
+// 143 with one line that says so.
+func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRun) error {
 	accounts, err := loadAccounts(c, protocol)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	r := newRenderer(c)
-	r.SetSummary(summary == withSummary)
+	r.SetSummary(kind == fetching)
 	var failed []error
+	var stop *stopSignal
 	for _, a := range accounts {
-		err := runAccount(c, a, r, fn)
+		if stop = signalOf(c.Context); stop != nil {
+			break // no account is started after a signal
+		}
+		err := runAccount(c, a, start, kind, r, fn)
 		if err != nil {
 			failed = append(failed, err)
 		}
 		r.Emit(report.Event{Kind: report.AccountDone, Account: a.Name, Protocol: protocol, Err: err})
 	}
+	if stop == nil {
+		stop = signalOf(c.Context)
+	}
 	exit := combine(failed, len(accounts))
+	if stop != nil {
+		// Stopped by a signal: that decides the exit code, whatever the
+		// accounts did. The account at work has said so in its line;
+		// when none was at work (the signal came between two), main
+		// prints the one line.
+		exit = stop.err()
+		if !slices.ContainsFunc(failed, func(err error) bool { return signalOfErr(err) != nil }) {
+			r.Close(failure.Code(exit))
+			return exit
+		}
+	}
 	r.Close(failure.Code(exit))
 	if exit == nil {
 		return nil
@@ -195,8 +237,30 @@ func runAccounts(c *cli.Context, protocol string, summary summaryMode, fn accoun
 	return &alreadyReported{exit}
 }
 
-func runAccount(c *cli.Context, a *config.Account, r *report.Renderer, fn accountRun) error {
+// runAccount runs one account: the state directory and lock, the secret,
+// then fn under the account's deadline. The engine's own end of the
+// account (report.AccountDone) is held back, since the CLI may still
+// change the error (a deadline, a failure that lasted too long); the
+// caller reports the returned error once.
+func runAccount(c *cli.Context, a *config.Account, start time.Time, kind commandKind, r *report.Renderer, fn accountRun) error {
 	ctx := c.Context
+	if a.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, start.Add(a.Deadline), deadlineError(a.Deadline))
+		defer cancel()
+	}
+	// stopped gives the cause of a stop (a signal, the deadline) instead
+	// of whatever the engine made of the cancellation: one error per
+	// folder, a connection "closed".
+	stopped := func(err error) error {
+		if err != nil && ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return stopped(err) // the deadline passed before this account's turn
+	}
 	dry := flagBool(c, "dry-run")
 	if !dry {
 		if err := maildir.MkdirAllDurable(a.StateDir, 0o700); err != nil {
@@ -204,15 +268,50 @@ func runAccount(c *cli.Context, a *config.Account, r *report.Renderer, fn accoun
 		}
 		release, err := a.Lock(ctx, flagWait(c))
 		if err != nil {
-			return err
+			return stopped(err)
 		}
 		defer release()
 	}
-	secret, err := a.Secret(ctx)
-	if err != nil {
-		return err
+	secret, err := a.SecretWith(ctx, secretOptions(c))
+	if err == nil {
+		err = fn(ctx, a, secret, &accountSink{ctx: ctx, next: r})
 	}
-	return fn(ctx, a, secret, r)
+	err = stopped(err)
+	if !dry && kind == fetching {
+		// With the lock held: two runs never count at once.
+		err = recordFailure(a, err, time.Now())
+	}
+	return err
+}
+
+// accountSink passes an engine's events on to the renderer, except the
+// engine's report.AccountDone (runAccounts reports the account's end) and,
+// once the account was stopped (a signal, the deadline), the errors that
+// the stop caused: each folder at work would report its own cancellation,
+// where one line says it all.
+type accountSink struct {
+	ctx  context.Context
+	next report.Sink
+}
+
+func (s *accountSink) Emit(e report.Event) {
+	switch {
+	case e.Kind == report.AccountDone:
+		return
+	case e.Kind == report.Error && s.ctx.Err() != nil:
+		return
+	}
+	s.next.Emit(e)
+}
+
+// secretOptions shows password-command's stderr only to a person: with
+// --verbose, on a terminal. Anywhere else (a cron mail, a journal, a CI
+// log) it could keep a password that a failing helper printed.
+func secretOptions(c *cli.Context) config.SecretOptions {
+	if flagBool(c, "verbose") && c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd())) {
+		return config.SecretOptions{CommandStderr: os.Stderr}
+	}
+	return config.SecretOptions{}
 }
 
 func combine(failed []error, total int) error {

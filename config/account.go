@@ -38,12 +38,28 @@ const (
 const (
 	DefaultTimeout         = 60 * time.Second
 	DefaultPasswordTimeout = 30 * time.Second
-	DefaultJobs            = 4
+	// DefaultDeadline bounds a whole run. Generous, since it only has to
+	// end a run that would otherwise never end: a first sync of 10 GB over
+	// a 10 Mbit/s line takes two hours and a quarter, and one stopped by the
+	// deadline loses nothing (the next run goes on where it stopped), while
+	// every cron run meanwhile finds the account locked (exit 4).
+	DefaultDeadline = 2 * time.Hour
+	// DefaultFailAfter is how long temporary failures may go on before a
+	// run says the account is unavailable (exit 69): longer than the
+	// outages and maintenance windows that end by themselves, short enough
+	// that a mailbox which fetched nothing for a day gets a look.
+	DefaultFailAfter = 24 * time.Hour
+	DefaultJobs      = 4
 	// MaxJobs bounds parallel IMAP connections: servers limit connections
 	// per user and address (Dovecot: 10 by default), and a sync that hits
 	// the limit fails folders instead of going faster.
 	MaxJobs = 8
 )
+
+// Disabled is the value of Deadline and FailAfter that turns them off: no
+// deadline, never unavailable. It is what 0 in the file or on the command
+// line becomes (a zero field means "not set", and takes the default).
+const Disabled time.Duration = -1
 
 var (
 	protocols = []string{ProtocolPOP3, ProtocolIMAP}
@@ -87,6 +103,13 @@ type Account struct {
 	MDA      string // sh -c command that takes each message on stdin, instead of Maildir
 	StateDir string // the account's state and lock
 	Timeout  time.Duration
+	// Deadline bounds the whole run, from its start: when it passes, the
+	// run stops as on Ctrl-C and exits 75. Disabled: no deadline.
+	Deadline time.Duration
+	// FailAfter is how long consecutive temporary failures of the account
+	// may last before a run exits 69 (unavailable) instead of 75.
+	// Disabled: never.
+	FailAfter time.Duration
 
 	// POP3 only.
 	Keep        bool
@@ -184,6 +207,12 @@ func (a *Account) ApplyDefaults() {
 	}
 	if a.PasswordTimeout == 0 {
 		a.PasswordTimeout = DefaultPasswordTimeout
+	}
+	if a.Deadline == 0 {
+		a.Deadline = DefaultDeadline
+	}
+	if a.FailAfter == 0 {
+		a.FailAfter = DefaultFailAfter
 	}
 	if a.StateDir == "" && validName(a.Name) == "" {
 		a.StateDir = DefaultStateDir(a.Name)
@@ -354,6 +383,12 @@ func (a *Account) problems() []problem {
 
 	if a.Timeout < 0 {
 		add("timeout", "timeout %s must be positive", a.Timeout)
+	}
+	if a.Deadline < 0 && a.Deadline != Disabled {
+		add("deadline", "deadline %s must not be negative (0: no deadline)", a.Deadline)
+	}
+	if a.FailAfter < 0 && a.FailAfter != Disabled {
+		add("fail-after", "fail-after %s must not be negative (0: never)", a.FailAfter)
 	}
 
 	switch a.Protocol {

@@ -117,6 +117,8 @@ type rawAccount struct {
 	MDA             *string   `toml:"mda" group:"destination"`
 	StateDir        *string   `toml:"state-dir"`
 	Timeout         *string   `toml:"timeout" want:"a duration such as \"60s\""`
+	Deadline        *string   `toml:"deadline" want:"a duration such as \"2h\" (\"0\": none)"`
+	FailAfter       *string   `toml:"fail-after" want:"a duration such as \"24h\" (\"0\": never)"`
 	Keep            *bool     `toml:"keep" only:"pop3"`
 	DeleteAfter     *int      `toml:"delete-after" only:"pop3"`
 	MaxSize         *int64    `toml:"max-size" only:"pop3"`
@@ -330,6 +332,25 @@ func (r *rawAccount) account(name string) (*Account, []problem) {
 		if err != nil || v <= 0 {
 			ps = append(ps, problem{d.key, fmt.Sprintf("%s %q is not a positive duration such as \"60s\" or \"5m\"", d.key, *d.raw)})
 			continue
+		}
+		*d.dst = v
+	}
+	// 0 turns these off; a zero Account field would mean "the default".
+	for _, d := range []struct {
+		key, off string
+		raw      *string
+		dst      *time.Duration
+	}{{"deadline", "no deadline", r.Deadline, &a.Deadline}, {"fail-after", "never", r.FailAfter, &a.FailAfter}} {
+		if d.raw == nil {
+			continue
+		}
+		v, err := time.ParseDuration(strings.TrimSpace(*d.raw))
+		if err != nil || v < 0 {
+			ps = append(ps, problem{d.key, fmt.Sprintf("%s %q is not a duration such as \"2h\" or \"30m\" (\"0\": %s)", d.key, *d.raw, d.off)})
+			continue
+		}
+		if v == 0 {
+			v = Disabled
 		}
 		*d.dst = v
 	}

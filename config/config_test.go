@@ -142,27 +142,28 @@ func TestLoadExample(t *testing.T) {
 			Name: "work", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit",
 			User: "me@example.com", Auth: "auto", PasswordCommand: "pass show mail/work", PasswordTimeout: time.Minute,
 			Maildir: filepath.Join(home, "Mail/work"), Layout: "fs", StateDir: filepath.Join(state, "work"),
-			Timeout: 2 * time.Minute, Folders: []string{"*", "!Trash", "!Spam"}, Jobs: 4,
+			Timeout: 2 * time.Minute, Deadline: 3 * time.Hour, FailAfter: 24 * time.Hour,
+			Folders: []string{"*", "!Trash", "!Spam"}, Jobs: 4,
 		},
 		{
 			Name: "home", Protocol: "pop3", Host: "mail.home.example", Port: 110, TLS: "starttls",
 			CAFile: filepath.Join(home, ".config/mailfetch/home-ca.pem"), User: "me", Auth: "apop",
 			PasswordFile: filepath.Join(home, ".config/mailfetch/home.pass"), PasswordTimeout: time.Minute,
 			Maildir: filepath.Join(home, "Mail/home"), Layout: "maildir++", StateDir: filepath.Join(state, "home"),
-			Timeout: 2 * time.Minute, Keep: true, DeleteAfter: 30, MaxSize: 20_000_000, MaxMessages: 500,
+			Timeout: 2 * time.Minute, Deadline: 3 * time.Hour, FailAfter: 24 * time.Hour, Keep: true, DeleteAfter: 30, MaxSize: 20_000_000, MaxMessages: 500,
 		},
 		{
 			Name: "old", Protocol: "pop3", Host: "pop.legacy.example", Port: 995, TLS: "implicit",
 			Fingerprint: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
 			User:        "legacy-user", Auth: "auto", PasswordEnv: "OLD_MAIL_PASSWORD", PasswordTimeout: time.Minute,
 			Layout: "maildir++", MDA: "/usr/bin/procmail -d me", StateDir: filepath.Join(state, "legacy"),
-			Timeout: 2 * time.Minute,
+			Timeout: 2 * time.Minute, Deadline: 3 * time.Hour, FailAfter: 24 * time.Hour,
 		},
 		{
 			Name: "lab", Protocol: "imap", Host: "127.0.0.1", Port: 10143, TLS: "none", AllowPlaintext: true,
 			User: "alice", Auth: "auto", Password: "secret", PasswordTimeout: time.Minute,
 			Maildir: filepath.Join(home, "Mail/lab"), Layout: "maildir++", StateDir: filepath.Join(state, "lab"),
-			Timeout: 10 * time.Second, Folders: []string{"*"}, Jobs: 4,
+			Timeout: 10 * time.Second, Deadline: Disabled, FailAfter: Disabled, Folders: []string{"*"}, Jobs: 4,
 		},
 	}
 	if len(cfg.Accounts) != len(want) {
@@ -508,6 +509,8 @@ func TestValidateFlagBuilt(t *testing.T) {
 			[]string{"delete-after -1 must not be negative", "max-size -1", "max-messages -2", "timeout -1s must be positive"}},
 		{"tls none pins", Account{Name: "x", Protocol: "imap", Host: "h", User: "u", Maildir: "/m", TLS: "none", AllowPlaintext: true, CAFile: "/ca", Fingerprint: strings.Repeat("ab", 32)},
 			[]string{"ca-file has no effect", "fingerprint has no effect"}},
+		{"negative deadline", Account{Name: "x", Protocol: "imap", Host: "h", User: "u", Maildir: "/m", Deadline: -time.Minute, FailAfter: -time.Hour},
+			[]string{"deadline -1m0s must not be negative (0: no deadline)", "fail-after -1h0m0s must not be negative (0: never)"}},
 		{"url host", Account{Name: "x", Protocol: "imap", Host: "imaps://h", User: "u", Maildir: "/m"}, []string{`host "imaps://h" is not a host name`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

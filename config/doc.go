@@ -37,7 +37,9 @@
 //	layout = "maildir++"                 # "maildir++" (default) | "fs"
 //	mda = "/usr/bin/procmail"            # instead of maildir: pipe each message into this command
 //	state-dir = "~/.local/state/mailfetch/work"  # default $XDG_STATE_HOME/mailfetch/NAME
-//	timeout = "60s"                      # network I/O timeout
+//	timeout = "60s"                      # network I/O timeout; also the window of the minimum transfer rate
+//	deadline = "2h"                      # the run stops safely this long after its start ("0": none)
+//	fail-after = "24h"                   # temporary failures longer than this exit 69 ("0": never)
 //
 //	# pop3 accounts only
 //	keep = false                         # leave mail on the server, fetch each message once
@@ -81,8 +83,9 @@
 //
 // password-command runs with sh -c in a process group of its own, standard
 // input /dev/null, and MAILFETCH_ACCOUNT, MAILFETCH_HOST and MAILFETCH_USER in
-// its environment; the first line of its output is the password (or the
-// OAuth2 token for xoauth2 and oauthbearer). If it runs longer than
+// its environment, without the variable password-env names (see
+// Account.SecretVariables); the first line of its output is the password (or
+// the OAuth2 token for xoauth2 and oauthbearer). If it runs longer than
 // password-timeout (default 30s), its whole process group is killed. As it
 // cannot use the terminal itself, a command that must ask for a passphrase
 // should do so through an agent (gpg-agent's pinentry, a keyring).
@@ -90,7 +93,19 @@
 // Every error of Secret is failure.Usage, a timed-out command included: it
 // means the configured source cannot give a password without a person, and
 // a later cron run would meet the same. No error or log ever contains a
-// secret, nor the output of password-command.
+// secret, nor anything password-command printed, stderr included: a helper
+// that fails may print the secret there. Its exit status (or signal) and the
+// number of lines on its stderr say why it failed; the stderr itself goes
+// only where SecretOptions.CommandStderr sends it (the CLI: the terminal,
+// with --verbose).
+//
+// # Deadline and fail-after
+//
+// deadline and fail-after take "0" for "off" (Disabled in an Account; a
+// zero field means "not set" and takes the default). The CLI applies both:
+// the run's context ends at the deadline, and a record of consecutive
+// temporary failures in the state directory turns one that lasted longer
+// than fail-after into an "unavailable" failure.
 //
 // # Locks
 //

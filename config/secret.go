@@ -11,22 +11,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // maxSecretLine bounds the first line of a password command or file: OAuth2
 // access tokens run to a few KiB, nothing legitimate to 64.
 const maxSecretLine = 64 << 10
-
-// stderrTail is how much of a password command's stderr is kept for its
-// error message: the end, where the reason usually is.
-const stderrTail = 4 << 10
 
 // waitDelay bounds how long a password command's leftover children may hold
 // its output open after it exited or was killed.
@@ -36,21 +31,38 @@ const waitDelay = time.Second
 // that tests can pretend either way.
 var stdinIsTerminal = func() bool { return term.IsTerminal(syscall.Stdin) }
 
+// SecretOptions adjust how Secret runs password-command.
+type SecretOptions struct {
+	// CommandStderr receives password-command's standard error as the
+	// command writes it. Set it only when a person reads it on a terminal
+	// (the CLI does with --verbose): a helper that fails may print the
+	// secret there (a debug mode, a misplaced redirection), and a log keeps
+	// what it is given. nil: the stderr is counted, never shown.
+	CommandStderr io.Writer
+}
+
 // Secret returns the account's password, or the OAuth2 token for xoauth2 and
 // oauthbearer, from the first source that is set: PasswordCommand,
 // PasswordFile, PasswordEnv, Password; without any, a prompt on the terminal
-// (only when standard input is a terminal).
+// (only when standard input is a terminal). It is SecretWith without
+// options: password-command's stderr is never shown.
+func (a *Account) Secret(ctx context.Context) (string, error) {
+	return a.SecretWith(ctx, SecretOptions{})
+}
+
+// SecretWith is Secret with options.
 //
 // Errors are failure.Usage, a timed-out command included (see the package
 // comment), except that a cancelled ctx is returned as such. They never
-// contain the secret or the command's output, only the last line of its
-// stderr.
-func (a *Account) Secret(ctx context.Context) (string, error) {
+// contain the secret, nor anything password-command printed: for a command
+// that failed they give its exit status or signal and how many lines it
+// wrote on stderr, which opt.CommandStderr alone shows.
+func (a *Account) SecretWith(ctx context.Context, opt SecretOptions) (string, error) {
 	var secret string
 	var err error
 	switch a.source() {
 	case fromCommand:
-		secret, err = a.commandSecret(ctx)
+		secret, err = a.commandSecret(ctx, opt.CommandStderr)
 	case fromFile:
 		secret, err = a.fileSecret()
 	case fromEnv:
@@ -115,9 +127,20 @@ func (a *Account) PasswordSource() string {
 	return "a prompt on the terminal"
 }
 
+// SecretVariables names the environment variables that hold a secret of
+// the account (password-env's), whether or not Secret reads them: no
+// command that mailfetch starts for the account (password-command, an mda
+// and all they run) is given them.
+func (a *Account) SecretVariables() []string {
+	if a.PasswordEnv == "" {
+		return nil
+	}
+	return []string{a.PasswordEnv}
+}
+
 // commandSecret runs PasswordCommand and returns the first line of its
-// output.
-func (a *Account) commandSecret(ctx context.Context) (string, error) {
+// output. Its stderr goes to show, if set, and is otherwise only counted.
+func (a *Account) commandSecret(ctx context.Context, show io.Writer) (string, error) {
 	timeout := a.PasswordTimeout
 	if timeout <= 0 {
 		timeout = DefaultPasswordTimeout
@@ -129,9 +152,9 @@ func (a *Account) commandSecret(ctx context.Context) (string, error) {
 	// Stdin stays nil: /dev/null. The command must not read the terminal
 	// (it is not in the foreground process group, so it would stop).
 	stdout := &headBuffer{limit: maxSecretLine}
-	stderr := &tailBuffer{limit: stderrTail}
+	stderr := &lineCounter{show: show}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(maildir.EnvironWithout(a.SecretVariables()),
 		"MAILFETCH_ACCOUNT="+a.Name, "MAILFETCH_HOST="+a.Host, "MAILFETCH_USER="+a.User)
 	// A process group of its own, so that a timeout kills what the shell
 	// started too (gpg, curl), not just the shell.
@@ -157,7 +180,7 @@ func (a *Account) commandSecret(ctx context.Context) (string, error) {
 	default:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return "", fmt.Errorf("password-command failed (%s)%s", ee.ProcessState, stderrNote(stderr))
+			return "", fmt.Errorf("password-command failed (%s)%s", exitStatus(ee), stderrNote(stderr))
 		}
 		return "", fmt.Errorf("password-command could not run: %w", err)
 	}
@@ -168,13 +191,43 @@ func (a *Account) commandSecret(ctx context.Context) (string, error) {
 	return line, nil
 }
 
-// stderrNote is the part of an error message that shows the last line of a
-// command's stderr.
-func stderrNote(stderr *tailBuffer) string {
-	if l := lastLine(stderr.Bytes()); l != "" {
-		return ": " + l
+// exitStatus says how a command ended: "exit status 2", or "killed by
+// signal SIGSEGV".
+func exitStatus(ee *exec.ExitError) string {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by signal " + unix.SignalName(ws.Signal())
 	}
-	return ", with nothing on stderr"
+	// The shell's own codes say what its stderr would have: the one
+	// failure that needs no stderr to be understood.
+	switch code := ee.ExitCode(); code {
+	case 126:
+		return "exit status 126: the shell could not execute the command"
+	case 127:
+		return "exit status 127: the shell found no such command"
+	default:
+		return fmt.Sprintf("exit status %d", code)
+	}
+}
+
+// stderrNote is the part of an error message about a command's stderr: how
+// much it printed, never what, since a failing helper may print the secret
+// there (see SecretOptions).
+func stderrNote(stderr *lineCounter) string {
+	switch {
+	case stderr.show != nil && stderr.lines() > 0:
+		return "; its stderr is shown above"
+	case stderr.lines() == 0:
+		return ", with nothing on stderr"
+	}
+	return fmt.Sprintf("; it printed %s on stderr, not shown as it could hold the password (run with --verbose on a terminal to see it)",
+		plural(stderr.lines(), "line"))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func killGroup(pid int) error {
@@ -316,33 +369,6 @@ func firstLine(data []byte, overflow bool) (string, error) {
 	return line, nil
 }
 
-// lastLine returns the last non-blank line of a command's stderr, made safe
-// to print: control characters replaced, at most 300 bytes.
-func lastLine(data []byte) string {
-	lines := strings.Split(strings.ToValidUTF8(string(data), "?"), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l == "" {
-			continue
-		}
-		l = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return '?'
-			}
-			return r
-		}, l)
-		if len(l) > 300 {
-			cut := 300
-			for cut > 0 && !utf8.RuneStart(l[cut]) {
-				cut--
-			}
-			l = l[:cut] + "..."
-		}
-		return l
-	}
-	return ""
-}
-
 // headBuffer keeps the first limit bytes written to it and drops the rest,
 // without failing the writer: a write error would kill the command with
 // SIGPIPE and hide its real exit status.
@@ -364,23 +390,30 @@ func (b *headBuffer) Write(p []byte) (int, error) {
 
 func (b *headBuffer) Bytes() []byte { return b.buf }
 
-// tailBuffer keeps the last limit bytes written to it.
-type tailBuffer struct {
-	buf   []byte
-	limit int
+// lineCounter counts the lines written to it (a last one without a line
+// end too) and passes the bytes on to show, if set. It never fails the
+// writer: a write error would kill the command with SIGPIPE and hide its
+// real exit status.
+type lineCounter struct {
+	show     io.Writer
+	newlines int
+	partial  bool // bytes after the last newline
 }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= b.limit {
-		b.buf = append(b.buf[:0], p[len(p)-b.limit:]...)
-		return n, nil
+func (c *lineCounter) Write(p []byte) (int, error) {
+	if c.show != nil {
+		_, _ = c.show.Write(p)
 	}
-	if over := len(b.buf) + len(p) - b.limit; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
+	if len(p) > 0 {
+		c.newlines += bytes.Count(p, []byte{'\n'})
+		c.partial = p[len(p)-1] != '\n'
 	}
-	b.buf = append(b.buf, p...)
-	return n, nil
+	return len(p), nil
 }
 
-func (b *tailBuffer) Bytes() []byte { return b.buf }
+func (c *lineCounter) lines() int {
+	if c.partial {
+		return c.newlines + 1
+	}
+	return c.newlines
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -60,15 +61,21 @@ func TestSecret(t *testing.T) {
 		{name: "command sees the account",
 			a:    Account{Name: "acct", Host: "h.example", User: "u", PasswordCommand: `printf '%s|%s|%s\n' "$MAILFETCH_ACCOUNT" "$MAILFETCH_HOST" "$MAILFETCH_USER"`},
 			want: "acct|h.example|u"},
-		{name: "command failure shows stderr, not stdout",
+		{name: "command failure counts stderr, shows neither it nor stdout",
 			a:       Account{PasswordCommand: "echo " + secret + "; echo 'first complaint' >&2; echo 'gpg: decryption failed: No secret key' >&2; exit 3"},
-			wantErr: []string{"password-command failed (exit status 3): gpg: decryption failed: No secret key"}},
+			wantErr: []string{"password-command failed (exit status 3); it printed 2 lines on stderr, not shown as it could hold the password (run with --verbose on a terminal to see it)"}},
+		{name: "command failure that printed the secret on stderr",
+			a:       Account{PasswordCommand: "echo " + secret + " >&2; exit 1"},
+			wantErr: []string{"password-command failed (exit status 1); it printed 1 line on stderr"}},
+		{name: "command killed by a signal",
+			a:       Account{PasswordCommand: "printf 'half a line' >&2; kill -SEGV $$"},
+			wantErr: []string{"password-command failed (killed by signal SIGSEGV); it printed 1 line on stderr"}},
 		{name: "command failure with silent stderr",
 			a:       Account{PasswordCommand: "exit 1"},
 			wantErr: []string{"password-command failed (exit status 1), with nothing on stderr"}},
 		{name: "command not found",
 			a:       Account{PasswordCommand: "mailfetch-no-such-command-xyz"},
-			wantErr: []string{"exit status 127", "not found"}},
+			wantErr: []string{"exit status 127: the shell found no such command"}},
 		{name: "command prints nothing",
 			a:       Account{PasswordCommand: "true"},
 			wantErr: []string{"the output of password-command is empty"}},
@@ -275,23 +282,63 @@ func TestBuffers(t *testing.T) {
 	if string(h.Bytes()) != "abcde" || !h.overflow {
 		t.Errorf("head %q overflow %v", h.Bytes(), h.overflow)
 	}
-	tb := &tailBuffer{limit: 5}
-	for _, s := range []string{"ab", "cd", "efg", "h", "0123456789"} {
-		tb.Write([]byte(s))
-	}
-	if string(tb.Bytes()) != "56789" {
-		t.Errorf("tail %q", tb.Bytes())
-	}
-	tb = &tailBuffer{limit: 5}
-	tb.Write([]byte("abc"))
-	tb.Write([]byte("def"))
-	if string(tb.Bytes()) != "bcdef" {
-		t.Errorf("tail %q", tb.Bytes())
-	}
-	if got := lastLine([]byte("one\ntwo \x1b[31mred\n\n  \n")); got != "two ?[31mred" {
-		t.Errorf("lastLine = %q", got)
+	for _, tc := range []struct {
+		writes []string
+		lines  int
+	}{
+		{nil, 0},
+		{[]string{"one\n"}, 1},
+		{[]string{"one\ntw", "o\nthree"}, 3},
+		{[]string{"a", "b", "\n", ""}, 1},
+	} {
+		var shown bytes.Buffer
+		c := &lineCounter{show: &shown}
+		for _, w := range tc.writes {
+			c.Write([]byte(w))
+		}
+		if c.lines() != tc.lines || shown.String() != strings.Join(tc.writes, "") {
+			t.Errorf("%q: %d lines, shown %q", tc.writes, c.lines(), shown.String())
+		}
 	}
 	if _, err := firstLine([]byte(strings.Repeat("x", 10)), true); err == nil {
 		t.Error("firstLine accepted a cut line")
+	}
+}
+
+// With CommandStderr set (the CLI's --verbose on a terminal) a failing
+// command's stderr goes there as it is written, and the error points at
+// it; the error itself still holds none of it.
+func TestSecretCommandStderrShown(t *testing.T) {
+	noTerminal(t)
+	var shown bytes.Buffer
+	a := &Account{Name: "work", PasswordCommand: "echo 'gpg: decryption failed: No secret key' >&2; exit 2"}
+	_, err := a.SecretWith(context.Background(), SecretOptions{CommandStderr: &shown})
+	if err == nil || !strings.Contains(err.Error(), "password-command failed (exit status 2); its stderr is shown above") {
+		t.Fatalf("error %v", err)
+	}
+	if strings.Contains(err.Error(), "gpg") {
+		t.Errorf("the error holds the stderr: %v", err)
+	}
+	if shown.String() != "gpg: decryption failed: No secret key\n" {
+		t.Errorf("shown %q", shown.String())
+	}
+}
+
+// The variable that password-env names holds a password: password-command
+// does not get it (nor any command mailfetch starts, see SecretVariables).
+func TestSecretCommandEnvironment(t *testing.T) {
+	noTerminal(t)
+	t.Setenv("MF_TEST_PW_VAR", "hunter2-in-env")
+	t.Setenv("MF_TEST_OTHER", "kept")
+	a := &Account{Name: "work", PasswordCommand: `echo "${MF_TEST_PW_VAR:-unset}|$MF_TEST_OTHER"`, PasswordEnv: "MF_TEST_PW_VAR"}
+	got, err := a.Secret(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "unset|kept" {
+		t.Errorf("the command saw %q, want unset|kept", got)
+	}
+	if v := a.SecretVariables(); len(v) != 1 || v[0] != "MF_TEST_PW_VAR" {
+		t.Errorf("SecretVariables() = %q", v)
 	}
 }

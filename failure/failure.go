@@ -58,6 +58,12 @@ const (
 	// account allows (fail-after): no longer "try again later" but
 	// "look at this account".
 	Unavailable
+	// Interrupted is a run stopped by SIGINT (Ctrl-C): what was delivered is
+	// kept and nothing is half-done; the next run goes on.
+	Interrupted
+	// Terminated is a run stopped by SIGTERM (a service manager, a
+	// shutdown), with the same guarantees as Interrupted.
+	Terminated
 )
 
 // Exit codes. They are part of mailfetch's interface: documented in the
@@ -76,9 +82,14 @@ const (
 	CodeTemporary   = 75  // sysexits EX_TEMPFAIL: cron should simply retry
 	CodeProtocol    = 76  // sysexits EX_PROTOCOL
 	CodeAuth        = 77  // sysexits EX_NOPERM
-	CodeInterrupted = 130 // SIGINT (Ctrl-C); SIGTERM gives 143
-	CodeTerminated  = 143
+	CodeInterrupted = 130 // 128 + SIGINT (Ctrl-C), as a shell reports a killed job
+	CodeTerminated  = 143 // 128 + SIGTERM
 )
+
+// Kinds lists every kind, in the order of their documentation: the JSON
+// error_kind values are their String.
+var Kinds = []Kind{Other, Usage, Auth, Temporary, Partial, Locked, LocalIO, Protocol,
+	NoHost, Certificate, Guard, Unavailable, Interrupted, Terminated}
 
 // String names the kind as it appears in --json output.
 func (k Kind) String() string {
@@ -105,6 +116,10 @@ func (k Kind) String() string {
 		return "guard"
 	case Unavailable:
 		return "unavailable"
+	case Interrupted:
+		return "interrupted"
+	case Terminated:
+		return "terminated"
 	}
 	return "error"
 }
@@ -134,6 +149,10 @@ func (k Kind) Code() int {
 		return CodeGuard
 	case Unavailable:
 		return CodeUnavailable
+	case Interrupted:
+		return CodeInterrupted
+	case Terminated:
+		return CodeTerminated
 	}
 	return CodeOther
 }

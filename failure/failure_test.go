@@ -39,6 +39,8 @@ func TestKindsAndCodes(t *testing.T) {
 		{"protocol", New(Protocol, "port 995 answered like a POP3 server"), CodeProtocol},
 		{"guard", New(Guard, "would delete 600 of 700"), CodeGuard},
 		{"unavailable", New(Unavailable, "failing since"), CodeUnavailable},
+		{"interrupted", fmt.Errorf("imap: %w", New(Interrupted, "interrupted")), CodeInterrupted},
+		{"terminated", New(Terminated, "terminated"), CodeTerminated},
 	}
 	for _, c := range cases {
 		if got := Code(c.err); got != c.code {
@@ -51,5 +53,20 @@ func TestKindsAndCodes(t *testing.T) {
 	e := errors.New("msg")
 	if Wrap(Temporary, e).Error() != "msg" || !errors.Is(Wrap(Temporary, e), e) {
 		t.Error("Wrap must keep the message and the chain")
+	}
+}
+
+// Every kind has a name of its own and a code of its own: the JSON
+// error_kind and the exit code tell each apart.
+func TestKindsDistinct(t *testing.T) {
+	names, codes := map[string]Kind{}, map[int]Kind{}
+	for _, k := range Kinds {
+		if other, ok := names[k.String()]; ok {
+			t.Errorf("%v and %v are both named %q", k, other, k.String())
+		}
+		if other, ok := codes[k.Code()]; ok {
+			t.Errorf("%v and %v both exit %d", k, other, k.Code())
+		}
+		names[k.String()], codes[k.Code()] = k, k
 	}
 }

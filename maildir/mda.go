@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,10 @@ type MDA struct {
 	// expires the command's whole process group is killed. 0 means no
 	// limit other than the context's.
 	Timeout time.Duration
+	// DropEnv names environment variables the command must not inherit:
+	// those that hold a secret (the account's password-env). The rest of
+	// mailfetch's environment is passed on.
+	DropEnv []string
 }
 
 // stderrTail is how much of an MDA's standard error is kept: its end,
@@ -68,6 +74,9 @@ func (m *MDA) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Staged
 	}
 
 	cmd := exec.Command("sh", "-c", m.Command)
+	if len(m.DropEnv) > 0 {
+		cmd.Env = EnvironWithout(m.DropEnv)
+	}
 	// A process group of its own, so that a timeout kills whatever the
 	// shell started, not only the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -162,6 +171,20 @@ func mdaExitErr(name string, err error, stderr string) error {
 		status += ": " + stderr
 	}
 	return failure.Wrap(kind, fmt.Errorf("maildir: mda %q: %s", name, status))
+}
+
+// EnvironWithout returns this process's environment without the variables
+// named in drop: the environment of a command that must not see them.
+func EnvironWithout(drop []string) []string {
+	env := os.Environ()
+	kept := env[:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, name) {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
 }
 
 // Publish does nothing: an MDA delivery is complete at Stage.

@@ -166,3 +166,27 @@ func waitGone(t *testing.T, pid int) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	t.Errorf("process %d still runs: its group was not killed", pid)
 }
+
+// The variables named in DropEnv (an account's password-env) reach neither
+// the command nor what it runs; the rest of the environment does.
+func TestMDADropEnv(t *testing.T) {
+	t.Setenv("MF_TEST_MAIL_PASSWORD", "hunter2-4711")
+	t.Setenv("MF_TEST_KEPT", "kept-4711")
+	out := filepath.Join(t.TempDir(), "env")
+	m := &MDA{Command: "cat >/dev/null; sh -c env > '" + out + "'", DropEnv: []string{"MF_TEST_MAIL_PASSWORD"}}
+	if _, err := m.Stage(context.Background(), strings.NewReader(testMsg), StageOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), "hunter2-4711") || strings.Contains(string(env), "MF_TEST_MAIL_PASSWORD") {
+		t.Errorf("the command's child got the password variable:\n%s", env)
+	}
+	for _, want := range []string{"MF_TEST_KEPT=kept-4711\n", "PATH="} {
+		if !strings.Contains(string(env), want) {
+			t.Errorf("the environment lacks %q", want)
+		}
+	}
+}

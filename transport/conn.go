@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,8 +30,31 @@ type Timeouts struct {
 	Dial time.Duration
 	// IO bounds each read and write, and each step of a TLS handshake: how
 	// long the server may send nothing, or accept nothing, before the
-	// connection fails. It is not a limit on a whole transfer.
+	// connection fails. It is not a limit on a whole transfer, but it is the
+	// window of the minimum transfer rate: while the client waits for the
+	// server, a reply that keeps trickling must bring at least MinTransfer
+	// bytes per IO window (see Conn).
 	IO time.Duration
+}
+
+// MinTransfer is the least a server must send per IO window while it is
+// sending at all: a reply that brings fewer bytes in that much waiting is a
+// dead link (a stuck middlebox, a server that writes a byte a second), not
+// a slow one. Even a 2G mobile link moves 1 KiB in a second.
+const MinTransfer = 1 << 10
+
+// maxTrickleGap is the longest pause between two arrivals of data that
+// still counts as one transfer. A longer pause is silence, which the IO
+// timeout bounds on its own: a server working on a long command is silent,
+// or sends a progress line now and then (Dovecot's "* OK Searched 20% of
+// the mailbox" comes every 10 seconds), and that must not count as
+// trickling. A trickle of a byte or a line a second is well below it.
+const maxTrickleGap = 2 * time.Second
+
+// trickleGap is maxTrickleGap, or half the IO timeout when that is
+// shorter, so that a short timeout (a test's) keeps the rule meaningful.
+func trickleGap(io time.Duration) time.Duration {
+	return min(maxTrickleGap, io/2)
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -48,8 +72,17 @@ func (t Timeouts) withDefaults() Timeouts {
 // any other.
 //
 // Each Read and Write (and each step of a TLS handshake) re-arms a deadline
-// of now + Timeouts.IO, so only a server that stops sending or accepting
-// data times out. Cancelling a bound context (Dial's, or one given to Bind or
+// of now + Timeouts.IO, so a server that stops sending or accepting data
+// times out. A server that keeps sending, but trickles, fails too: while
+// the client waits for the server's reply, the waiting in which data keeps
+// arriving (pauses of less than two seconds, or half the IO timeout) must
+// bring MinTransfer bytes per Timeouts.IO, else the Read fails with a
+// failure.Temporary error that says how many bytes came in how long and
+// errors.Is ErrTooSlow (and os.ErrDeadlineExceeded). The count starts again
+// whenever the client writes (a new command: a new reply), after each
+// MinTransfer bytes, and after a pause of silence; time the client spends
+// elsewhere (writing a message to disk) never counts. SetMinRate turns the
+// rule off for a long wait that is legitimately almost silent. Cancelling a bound context (Dial's, or one given to Bind or
 // StartTLS) unblocks pending I/O at once and fails all later I/O: after that
 // the Conn can only be closed.
 //
@@ -78,9 +111,12 @@ var _ net.Conn = (*Conn)(nil)
 // ctx for its whole life: cancelling ctx later fails its I/O at once, so pass
 // the context of the session, not one that ends when Dial returns.
 //
-// Errors start with "dial host:port: ". Network, DNS and timeout failures
-// are failure.Temporary; an untrusted certificate is a *CertificateError,
-// failure.Other; a bad CA file or fingerprint is failure.Usage.
+// Errors start with "dial host:port: ". Network and timeout failures, and a
+// DNS server that cannot be reached, are failure.Temporary; a host name
+// that DNS says does not exist is failure.NoHost; an untrusted certificate
+// is a *CertificateError, failure.Certificate; a server that answers the
+// TLS handshake in plain text is failure.Protocol, with advice on the port
+// or --tls; a bad CA file or fingerprint is failure.Usage.
 func Dial(ctx context.Context, addr string, sec Security, t Timeouts) (*Conn, error) {
 	t = t.withDefaults()
 	host, _, err := net.SplitHostPort(addr)
@@ -98,13 +134,13 @@ func Dial(ctx context.Context, addr string, sec Security, t Timeouts) (*Conn, er
 		return nil, failure.Wrap(failure.Usage, fmt.Errorf("dial %s: invalid TLS mode %d", addr, int(sec.Mode)))
 	}
 
-	d := net.Dialer{Timeout: t.Dial}
+	d := net.Dialer{Timeout: t.Dial, Resolver: resolver}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, dialError(ctx, addr, t.Dial, err)
 	}
 	c := &Conn{
-		raw:      &deadlineConn{Conn: nc, addr: addr, timeout: t.IO},
+		raw:      &deadlineConn{Conn: nc, addr: addr, timeout: t.IO, gap: trickleGap(t.IO)},
 		addr:     addr,
 		bindings: make(map[int]func() bool),
 	}
@@ -118,6 +154,10 @@ func Dial(ctx context.Context, addr string, sec Security, t Timeouts) (*Conn, er
 	return c, nil
 }
 
+// resolver looks host names up; nil is the system's. Tests replace it
+// with one that asks a DNS server of their own.
+var resolver *net.Resolver
+
 // dialError names what went wrong in a few words and keeps the cause for
 // errors.Is/As. A cancelled ctx is reported as its cause, not as a network
 // failure: the user stopped the run.
@@ -129,6 +169,15 @@ func dialError(ctx context.Context, addr string, limit time.Duration, err error)
 	if errors.As(err, &ne) && ne.Timeout() {
 		return failure.Wrap(failure.Temporary, &opError{
 			msg: fmt.Sprintf("dial %s: no connection within %v", addr, limit), err: err})
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		// DNS answered that the name does not exist: a typo or a domain
+		// gone, which no later run will fix. (A resolver that cannot be
+		// reached is not this, and stays temporary.)
+		host, _, _ := net.SplitHostPort(addr)
+		return failure.Wrap(failure.NoHost, &opError{
+			msg: fmt.Sprintf("dial %s: no such host %q: check the host setting", addr, host), err: err})
 	}
 	msg := err.Error()
 	var oe *net.OpError
@@ -168,25 +217,30 @@ func (c *Conn) StartTLS(ctx context.Context, cfg *tls.Config) error {
 func (c *Conn) handshake(ctx context.Context, cfg *tls.Config, implicit bool) error {
 	tc := tls.Client(c.raw, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return handshakeError(ctx, cfg.ServerName, implicit, err)
+		return handshakeError(ctx, c.addr, cfg.ServerName, implicit, err)
 	}
 	c.tls.Store(tc)
+	// From now on the bytes that count for the transfer rate are the
+	// protocol's, after decryption: a server that trickles one byte per
+	// TLS record sends thirty times as many on the wire.
+	c.raw.plaintextAbove.Store(true)
 	return nil
 }
 
-// handshakeError classifies a failed handshake: an untrusted certificate or
-// a server that does not speak TLS will fail the same way next time
-// (failure.Other); a server that went away or stalled may not (Temporary).
-func handshakeError(ctx context.Context, name string, implicit bool, err error) error {
+// handshakeError classifies a failed handshake: an untrusted certificate
+// (failure.Certificate) or a server that does not speak TLS on the port
+// (failure.Protocol) will fail the same way next time; a server that went
+// away or stalled may not (Temporary).
+func handshakeError(ctx context.Context, addr, name string, implicit bool, err error) error {
 	var verr *tls.CertificateVerificationError
 	var cerr *CertificateError
 	var rec tls.RecordHeaderError
 	var alert tls.AlertError
 	switch {
 	case errors.As(err, &cerr):
-		return failure.Wrap(failure.Other, err)
+		return failure.Wrap(failure.Certificate, err)
 	case errors.As(err, &verr) && len(verr.UnverifiedCertificates) > 0:
-		return failure.Wrap(failure.Other, &CertificateError{
+		return failure.Wrap(failure.Certificate, &CertificateError{
 			ServerName:  name,
 			Fingerprint: Fingerprint(verr.UnverifiedCertificates[0]),
 			Err:         verr.Err,
@@ -196,17 +250,36 @@ func handshakeError(ctx context.Context, name string, implicit bool, err error) 
 	case failure.KindOf(err) == failure.Temporary && errors.Is(err, os.ErrDeadlineExceeded):
 		return fmt.Errorf("tls handshake: %w", err)
 	case errors.As(err, &rec):
-		msg := fmt.Sprintf("tls handshake: the server did not answer with TLS (it sent %q)", rec.RecordHeader[:])
-		if implicit {
-			msg += ": is this a plain-text or STARTTLS port? then use --tls starttls"
-		}
-		return failure.Wrap(failure.Other, &opError{msg: msg, err: err})
+		return failure.Wrap(failure.Protocol, &opError{msg: plainTextAdvice(addr, rec.RecordHeader, implicit), err: err})
 	case errors.As(err, &alert):
 		return failure.Wrap(failure.Other, fmt.Errorf("tls handshake: the server refused: %w", err))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return failure.Wrap(failure.Temporary, &opError{msg: "tls handshake: the server closed the connection", err: err})
 	}
 	return failure.Wrap(failure.KindOf(err), fmt.Errorf("tls handshake: %w", err))
+}
+
+// plainTextAdvice explains a server that answered a TLS handshake in plain
+// text, and what to change. The first bytes tell the protocol ("+OK" is
+// POP3, "* OK" IMAP), and with it the implicit-TLS port to use instead.
+func plainTextAdvice(addr string, header [5]byte, implicit bool) string {
+	_, port, _ := net.SplitHostPort(addr)
+	got := string(header[:])
+	if !implicit {
+		return fmt.Sprintf("tls handshake: port %s answered STARTTLS in plain text (%q): the server did not switch to TLS", port, got)
+	}
+	tlsPort := ""
+	switch {
+	case strings.HasPrefix(got, "+OK") || strings.HasPrefix(got, "-ERR") || port == "110":
+		tlsPort = "995"
+	case strings.HasPrefix(got, "* ") || port == "143":
+		tlsPort = "993"
+	}
+	advice := "use --tls starttls, or the server's port for implicit TLS"
+	if tlsPort != "" {
+		advice = fmt.Sprintf("use --tls starttls, or port %s for implicit TLS", tlsPort)
+	}
+	return fmt.Sprintf("tls handshake: port %s answered in plain text (%q), not TLS: %s", port, got, advice)
 }
 
 // Bind makes the cancellation of ctx fail the connection's I/O too, at once,
@@ -255,8 +328,12 @@ func (c *Conn) stream() net.Conn {
 // Read reads from the server, within the IO timeout. Bytes read are counted
 // and given to the trace.
 func (c *Conn) Read(p []byte) (int, error) {
+	tlsOn := c.tls.Load() != nil
 	n, err := c.stream().Read(p)
 	if n > 0 {
+		if tlsOn {
+			c.raw.received(n)
+		}
 		c.bytesRead.Add(int64(n))
 		if t := c.trace.Load(); t != nil {
 			t.feed(fromServer, p[:n])
@@ -336,6 +413,19 @@ func (c *Conn) TLSConnectionState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
+// SetMinRate turns the minimum transfer rate of reads on (the default) or
+// off for this connection. Turn it off around a wait that is legitimately
+// long and almost silent, and on again after it: IMAP IDLE, where a server
+// sends nothing but a keep-alive line every few minutes, is the one such
+// wait. The IO timeout still bounds each read; an IDLE longer than that
+// needs it raised as well. Safe to call from any goroutine.
+func (c *Conn) SetMinRate(on bool) {
+	c.raw.rateMu.Lock()
+	defer c.raw.rateMu.Unlock()
+	c.raw.rateOff = !on
+	c.raw.waited, c.raw.got = 0, 0
+}
+
 // BytesRead is the number of bytes read from the server so far (after TLS
 // decryption: protocol bytes). Safe to call from any goroutine.
 func (c *Conn) BytesRead() int64 { return c.bytesRead.Load() }
@@ -374,6 +464,19 @@ type deadlineConn struct {
 	net.Conn
 	addr    string
 	timeout time.Duration
+	gap     time.Duration // trickleGap(timeout)
+
+	// The minimum transfer rate (see Conn). waited is the time spent in
+	// reads of the current transfer, got the bytes it brought: the raw
+	// bytes until TLS is up (plaintextAbove false), then the protocol
+	// bytes, which Conn.Read reports through received. slow, once set,
+	// fails every later read.
+	rateMu         sync.Mutex
+	rateOff        bool
+	waited         time.Duration
+	got            int64
+	slow           error
+	plaintextAbove atomic.Bool
 
 	mu sync.Mutex
 	// cause is why the connection was aborted (a bound context's cause);
@@ -409,17 +512,83 @@ func (d *deadlineConn) arm(read bool) error {
 }
 
 func (d *deadlineConn) Read(p []byte) (int, error) {
+	if err := d.slowError(); err != nil {
+		return 0, err
+	}
 	if err := d.arm(true); err != nil {
 		return 0, err
 	}
+	start := time.Now()
 	n, err := d.Conn.Read(p)
 	if err != nil {
-		err = d.explain(true, err)
+		return n, d.explain(true, err)
 	}
-	return n, err
+	if serr := d.waitedFor(time.Since(start), n); serr != nil {
+		return n, serr
+	}
+	return n, nil
+}
+
+// waitedFor counts a read that took waited and brought n raw bytes, and
+// returns the error of a transfer too slow to go on.
+func (d *deadlineConn) waitedFor(waited time.Duration, n int) error {
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	if d.rateOff {
+		return nil
+	}
+	if waited >= d.gap {
+		// Silence before these bytes: they start a transfer.
+		d.waited, d.got = 0, 0
+	} else {
+		d.waited += waited
+	}
+	if !d.plaintextAbove.Load() {
+		d.countLocked(n)
+	}
+	if d.waited >= d.timeout && d.got < MinTransfer {
+		d.slow = failure.Wrap(failure.Temporary, &opError{
+			msg: fmt.Sprintf("read from %s: timeout: the server sent only %d bytes in %v, less than %d KiB per timeout: the link is stuck",
+				d.addr, d.got, d.waited.Round(time.Millisecond), MinTransfer>>10),
+			err: ErrTooSlow})
+		return d.slow
+	}
+	return nil
+}
+
+// received counts n protocol bytes that Conn.Read returned over TLS.
+func (d *deadlineConn) received(n int) {
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	d.countLocked(n)
+}
+
+func (d *deadlineConn) countLocked(n int) {
+	d.got += int64(n)
+	if d.got >= MinTransfer {
+		// Fast enough: the next window starts now.
+		d.waited, d.got = 0, 0
+	}
+}
+
+// sent starts a new transfer: the client wrote, so what the server sends
+// next is a new reply, and the time before it is the server's to take.
+func (d *deadlineConn) sent() {
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	d.waited, d.got = 0, 0
+}
+
+func (d *deadlineConn) slowError() error {
+	d.rateMu.Lock()
+	defer d.rateMu.Unlock()
+	return d.slow
 }
 
 func (d *deadlineConn) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		d.sent()
+	}
 	written := 0
 	for written < len(p) {
 		if err := d.arm(false); err != nil {
@@ -532,6 +701,11 @@ func direction(read bool) string {
 	}
 	return "write to"
 }
+
+// ErrTooSlow is what a read that fails the minimum transfer rate wraps:
+// the server kept sending, but less than MinTransfer bytes per IO timeout.
+// It is a timeout: errors.Is(err, os.ErrDeadlineExceeded) holds too.
+var ErrTooSlow = fmt.Errorf("transfer too slow: %w", os.ErrDeadlineExceeded)
 
 // opError gives a network error a message a user can act on, while
 // errors.Is and errors.As still see the cause (os.ErrDeadlineExceeded,

@@ -75,12 +75,12 @@ func TestDialTLS(t *testing.T) {
 		{
 			name:    "unknown CA",
 			sec:     Security{CAFile: other.caFile},
-			wantErr: []string{"dial " + srv.addr + ": tls: certificate for 127.0.0.1 signed by unknown authority (SHA-256 fingerprint " + fp + "); pass --ca-file or --fingerprint"},
+			wantErr: []string{"dial " + srv.addr + ": tls: certificate for 127.0.0.1 signed by unknown authority (SHA-256 fingerprint " + fp + "); set ca-file or fingerprint to trust it"},
 		},
 		{
 			name:    "system roots",
 			sec:     Security{},
-			wantErr: []string{"tls: certificate for 127.0.0.1 ", "(SHA-256 fingerprint " + fp + "); pass --ca-file or --fingerprint"},
+			wantErr: []string{"tls: certificate for 127.0.0.1 ", "(SHA-256 fingerprint " + fp + "); set ca-file or fingerprint to trust it"},
 		},
 		{
 			name:    "wrong name",
@@ -120,8 +120,11 @@ func TestDialTLS(t *testing.T) {
 					t.Errorf("error %q\ndoes not contain %q", err, want)
 				}
 			}
-			if k := failure.KindOf(err); k != failure.Other {
-				t.Errorf("kind %v, want other: a certificate problem is not temporary", k)
+			if k := failure.KindOf(err); k != failure.Certificate {
+				t.Errorf("kind %v, want certificate: a certificate problem is not temporary", k)
+			}
+			if !strings.Contains(err.Error(), "fingerprint") || (!tt.pinned && !strings.Contains(err.Error(), "ca-file")) {
+				t.Errorf("error %q does not name the settings ca-file and fingerprint", err)
 			}
 			var ce *CertificateError
 			if !errors.As(err, &ce) || ce.Fingerprint != fp || (ce.Pinned != "") != tt.pinned {
@@ -138,22 +141,33 @@ func TestDialExpiredCertificate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "has expired") || !strings.Contains(err.Error(), Fingerprint(cert.leaf)) {
 		t.Fatalf("error %v, want an expired certificate with its fingerprint", err)
 	}
-	if failure.KindOf(err) != failure.Other {
-		t.Errorf("kind %v, want other", failure.KindOf(err))
+	if failure.KindOf(err) != failure.Certificate || !strings.Contains(err.Error(), "ca-file") {
+		t.Errorf("error %v: kind %v, want certificate, naming ca-file", err, failure.KindOf(err))
 	}
 }
 
+// Implicit TLS against a plain-text port: a protocol error (exit 76), with
+// the port to use instead, told by the server's first bytes.
 func TestDialPlainPortWithTLS(t *testing.T) {
-	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) {
-		io.WriteString(c, "+OK POP3 ready\r\n")
-		<-done
-	})
-	_, err := Dial(t.Context(), srv.addr, Security{Mode: TLSImplicit}, Timeouts{})
-	if err == nil || !strings.Contains(err.Error(), "did not answer with TLS") || !strings.Contains(err.Error(), "--tls starttls") {
-		t.Fatalf("error %v, want a hint at STARTTLS", err)
-	}
-	if failure.KindOf(err) != failure.Other {
-		t.Errorf("kind %v, want other", failure.KindOf(err))
+	for _, tt := range []struct {
+		greeting, want string
+	}{
+		{"+OK POP3 ready\r\n", "answered in plain text (\"+OK P\"), not TLS: use --tls starttls, or port 995 for implicit TLS"},
+		{"* OK [CAPABILITY IMAP4rev1] ready\r\n", "answered in plain text (\"* OK \"), not TLS: use --tls starttls, or port 993 for implicit TLS"},
+		{"220 smtp ready\r\n", "answered in plain text (\"220 s\"), not TLS: use --tls starttls, or the server's port for implicit TLS"},
+	} {
+		srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) {
+			io.WriteString(c, tt.greeting)
+			<-done
+		})
+		_, port, _ := net.SplitHostPort(srv.addr)
+		_, err := Dial(t.Context(), srv.addr, Security{Mode: TLSImplicit}, Timeouts{})
+		if want := "dial " + srv.addr + ": tls handshake: port " + port + " " + tt.want; err == nil || err.Error() != want {
+			t.Errorf("error %v\nwant %s", err, want)
+		}
+		if failure.KindOf(err) != failure.Protocol {
+			t.Errorf("kind %v, want protocol", failure.KindOf(err))
+		}
 	}
 }
 
@@ -314,8 +328,8 @@ func TestStartTLSRefusesCertificate(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "starttls "+srv.addr+": tls: certificate for 127.0.0.1") || !strings.Contains(err.Error(), Fingerprint(cert.leaf)) {
 		t.Fatalf("error %v", err)
 	}
-	if failure.KindOf(err) != failure.Other {
-		t.Errorf("kind %v, want other", failure.KindOf(err))
+	if failure.KindOf(err) != failure.Certificate {
+		t.Errorf("kind %v, want certificate", failure.KindOf(err))
 	}
 }
 
@@ -386,21 +400,22 @@ func TestWriteTimeout(t *testing.T) {
 }
 
 // A server that keeps sending, slowly, is never timed out, though the whole
-// transfer takes several IO timeouts.
+// transfer takes several IO timeouts: it moves more than MinTransfer bytes
+// per timeout.
 func TestSlowReadKeepsGoing(t *testing.T) {
-	const chunks = 12
+	const chunks, size = 12, 512
 	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) {
 		for i := range chunks {
 			if !sleep(60*time.Millisecond, done) {
 				return
 			}
-			c.Write([]byte{'a' + byte(i)})
+			c.Write(bytes.Repeat([]byte{'a' + byte(i)}, size))
 		}
 	})
 	c := dialPlain(t, srv.addr, 300*time.Millisecond)
-	got, err := io.ReadAll(io.LimitReader(c, chunks))
-	if err != nil || string(got) != "abcdefghijkl" {
-		t.Fatalf("read %q, %v", got, err)
+	got, err := io.ReadAll(io.LimitReader(c, chunks*size))
+	if err != nil || len(got) != chunks*size || got[len(got)-1] != 'l' {
+		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
 }
 

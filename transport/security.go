@@ -158,12 +158,13 @@ func (s Security) TLSConfig(host string) (*tls.Config, error) {
 		cfg.InsecureSkipVerify = true
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return failure.New(failure.Other, "tls: the server sent no certificate")
+				return failure.New(failure.Certificate, "tls: the server sent no certificate, so it cannot match the pinned fingerprint")
 			}
 			leaf := cs.PeerCertificates[0]
 			got := sha256.Sum256(leaf.Raw)
 			if subtle.ConstantTimeCompare(got[:], pin[:]) != 1 {
-				return &CertificateError{ServerName: name, Fingerprint: formatFingerprint(got), Pinned: formatFingerprint(pin)}
+				return failure.Wrap(failure.Certificate,
+					&CertificateError{ServerName: name, Fingerprint: formatFingerprint(got), Pinned: formatFingerprint(pin)})
 			}
 			return nil
 		}
@@ -233,9 +234,10 @@ func formatFingerprint(sum [sha256.Size]byte) string {
 }
 
 // CertificateError reports a server certificate that was not trusted. Its
-// message says what was wrong and shows the certificate's fingerprint, so
-// that the user can check it and pin it. Retrying does not help: errors from
-// Dial and StartTLS that carry it are classified failure.Other.
+// message says what was wrong, shows the certificate's fingerprint (so that
+// the user can check it and pin it) and names the settings that decide
+// trust, ca-file and fingerprint. Retrying does not help: errors from Dial
+// and StartTLS that carry it are failure.Certificate (exit code 6).
 type CertificateError struct {
 	// ServerName is the name the certificate was checked against.
 	ServerName string
@@ -252,10 +254,10 @@ type CertificateError struct {
 
 func (e *CertificateError) Error() string {
 	if e.Pinned != "" {
-		return fmt.Sprintf("tls: certificate for %s has SHA-256 fingerprint %s, not the pinned %s; if the server's certificate was replaced, check the new one and pass its fingerprint with --fingerprint",
+		return fmt.Sprintf("tls: certificate for %s has SHA-256 fingerprint %s, not the pinned %s; if the server's certificate was replaced, check the new one and set it as fingerprint",
 			e.ServerName, e.Fingerprint, e.Pinned)
 	}
-	return fmt.Sprintf("tls: certificate for %s %s (SHA-256 fingerprint %s); pass --ca-file or --fingerprint",
+	return fmt.Sprintf("tls: certificate for %s %s (SHA-256 fingerprint %s); set ca-file or fingerprint to trust it",
 		e.ServerName, certProblem(e.Err, e.ServerName), e.Fingerprint)
 }
 

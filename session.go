@@ -318,15 +318,7 @@ func combine(failed []error, total int) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	kind := failure.KindOf(failed[0])
-	for _, err := range failed[1:] {
-		if failure.KindOf(err) != kind {
-			kind = failure.Partial
-		}
-	}
-	if len(failed) < total {
-		kind = failure.Partial
-	}
+	kind := failure.Combined(failed, total)
 	if len(failed) == 1 {
 		return failure.Wrap(kind, failed[0])
 	}

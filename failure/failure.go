@@ -241,3 +241,24 @@ func isCertificateError(err error) bool {
 	var he x509.HostnameError
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he)
 }
+
+// Combined is the kind of a run in which the errors failed of total parts
+// (accounts, folders) failed: the kind they share when all parts failed
+// alike (the network went down), Partial when some completed or they
+// failed differently. Guard is kept even when other parts completed: a
+// held-back mass deletion asks for the user's decision. Other for none.
+func Combined(failed []error, total int) Kind {
+	if len(failed) == 0 {
+		return Other
+	}
+	kind := KindOf(failed[0])
+	for _, err := range failed[1:] {
+		if KindOf(err) != kind {
+			return Partial
+		}
+	}
+	if len(failed) < total && kind != Guard {
+		return Partial
+	}
+	return kind
+}

@@ -70,3 +70,24 @@ func TestKindsDistinct(t *testing.T) {
 		names[k.String()], codes[k.Code()] = k, k
 	}
 }
+
+func TestCombined(t *testing.T) {
+	tmp, auth, guard := New(Temporary, "t"), New(Auth, "a"), New(Guard, "g")
+	cases := []struct {
+		name   string
+		failed []error
+		total  int
+		want   Kind
+	}{
+		{"all alike", []error{tmp, tmp}, 2, Temporary},
+		{"some completed", []error{tmp}, 3, Partial},
+		{"different kinds", []error{tmp, auth}, 2, Partial},
+		{"a guard among completed parts", []error{guard}, 5, Guard},
+		{"a guard and another failure", []error{guard, tmp}, 5, Partial},
+	}
+	for _, c := range cases {
+		if got := Combined(c.failed, c.total); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

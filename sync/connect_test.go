@@ -34,7 +34,7 @@ func TestConnect(t *testing.T) {
 		{"implicit TLS", srv.IMAPSPort, transport.Security{Mode: transport.TLSImplicit, CAFile: srv.CAFile}, "", "", 0, true},
 		{"STARTTLS", srv.IMAPPort, transport.Security{Mode: transport.TLSStartTLS, CAFile: srv.CAFile}, "login", "", 0, true},
 		{"pinned", srv.IMAPSPort, transport.Security{Mode: transport.TLSImplicit, Fingerprint: srv.CertSHA256}, "plain", "", 0, true},
-		{"untrusted certificate", srv.IMAPSPort, transport.Security{Mode: transport.TLSImplicit}, "", "", failure.Other, false},
+		{"untrusted certificate", srv.IMAPSPort, transport.Security{Mode: transport.TLSImplicit}, "", "", failure.Certificate, false},
 		{"plain text refused", srv.IMAPPort, transport.Security{Mode: transport.TLSNone}, "", "", failure.Usage, false},
 		{"plain text allowed", srv.IMAPPort, transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true}, "", "", 0, true},
 		{"wrong password", srv.IMAPSPort, transport.Security{Mode: transport.TLSImplicit, CAFile: srv.CAFile}, "", "wrong", failure.Auth, false},

@@ -225,20 +225,8 @@ func (e *engine) run(ctx context.Context) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	// Some folders failed: Partial when others completed; when every
-	// folder failed the same way (the network went down), that kind. A
-	// held-back mass deletion (Guard) keeps its own kind even when other
-	// folders completed: it asks for the user's decision.
-	kind := failure.KindOf(failed[0])
-	for _, err := range failed[1:] {
-		if failure.KindOf(err) != kind {
-			kind = failure.Partial
-		}
-	}
 	total := len(jobs) + countPlanned(failed)
-	if len(failed) < total && kind != failure.Guard {
-		kind = failure.Partial
-	}
+	kind := failure.Combined(failed, total)
 	msg := fmt.Sprintf("imap: %d of %d folders failed", len(failed), total)
 	if len(failed) == 1 {
 		msg += ": " + failed[0].Error()

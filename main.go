@@ -65,6 +65,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			pop3Command(),
 			imapCommand(),
 			accountsCommand(),
+			importCommand(),
 			versionCommand(),
 			manCommand(),
 			completionCommand(),

@@ -252,7 +252,9 @@ func TestTricklingServer(t *testing.T) {
 			}
 		}
 	})
-	e.writeConfig(t, fakeAccount("slow", port, e.mail, `timeout = "1s"`), 0o600)
+	// 4 s: a window of 4 s and a trickle gap of 2 s, so that a loaded
+	// machine that stalls the server for a second still sees a trickle.
+	e.writeConfig(t, fakeAccount("slow", port, e.mail, `timeout = "4s"`), 0o600)
 	code, stdout, stderr := runCLIWithin(t, 30*time.Second, "pop3")
 	if code != 75 {
 		t.Fatalf("exit code %d, want 75; stderr:\n%s", code, stderr)

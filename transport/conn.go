@@ -471,8 +471,12 @@ type deadlineConn struct {
 	// bytes until TLS is up (plaintextAbove false), then the protocol
 	// bytes, which Conn.Read reports through received. slow, once set,
 	// fails every later read.
-	rateMu         sync.Mutex
-	rateOff        bool
+	rateMu  sync.Mutex
+	rateOff bool
+	// now is the clock of the rate's waiting; nil is time.Now. Tests
+	// replace it so that the rule is checked without racing the
+	// scheduler.
+	now            func() time.Time
 	waited         time.Duration
 	got            int64
 	slow           error
@@ -518,15 +522,22 @@ func (d *deadlineConn) Read(p []byte) (int, error) {
 	if err := d.arm(true); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start := d.clock()
 	n, err := d.Conn.Read(p)
 	if err != nil {
 		return n, d.explain(true, err)
 	}
-	if serr := d.waitedFor(time.Since(start), n); serr != nil {
+	if serr := d.waitedFor(d.clock().Sub(start), n); serr != nil {
 		return n, serr
 	}
 	return n, nil
+}
+
+func (d *deadlineConn) clock() time.Time {
+	if d.now != nil {
+		return d.now()
+	}
+	return time.Now()
 }
 
 // waitedFor counts a read that took waited and brought n raw bytes, and

@@ -10,27 +10,64 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailfetch/mailfetch/failure"
 )
 
-// trickle sends one byte every 50 ms until the test ends: it never goes
+// The rate rule is checked against a clock that the test steps: each
+// Read of the connection "waits" exactly step, whatever the machine's
+// load, while the real IO timeout is long enough never to fire. So the
+// tests say what the rule does, not how fast this machine is.
+
+// rateTimeout is the IO timeout (and so the rate's window) of these tests.
+const rateTimeout = 30 * time.Second
+
+// stepClock is a clock that moves step forward each time it is read: a
+// Read, which reads it before and after, waits step.
+type stepClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
+}
+
+func (c *stepClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.step)
+	return c.t
+}
+
+func (c *stepClock) set(step time.Duration) {
+	c.mu.Lock()
+	c.step = step
+	c.mu.Unlock()
+}
+
+// withClock makes c's reads wait step each, by the returned clock.
+func withClock(c *Conn, step time.Duration) *stepClock {
+	clk := &stepClock{t: time.Unix(1e9, 0), step: step}
+	c.raw.now = clk.now
+	return clk
+}
+
+// trickle sends one byte every 10 ms until the test ends: it never goes
 // silent, so the IO timeout alone would wait for ever.
 func trickle(w io.Writer, done <-chan struct{}) {
-	for sleep(50*time.Millisecond, done) {
+	for sleep(10*time.Millisecond, done) {
 		if _, err := w.Write([]byte("x")); err != nil {
 			return
 		}
 	}
 }
 
-// readUntilError reads until a Read fails and returns that error and the
-// bytes read.
+// readUntilError reads a byte at a time until a Read fails and returns
+// that error and the bytes read.
 func readUntilError(c *Conn) (int, error) {
 	total := 0
-	buf := make([]byte, 64)
+	buf := make([]byte, 1)
 	for {
 		n, err := c.Read(buf)
 		total += n
@@ -55,13 +92,17 @@ func wantTooSlow(t *testing.T, err error, addr string) {
 }
 
 // A server that trickles a byte at a time never goes silent, so only the
-// minimum rate ends the read.
+// minimum rate ends the read: 30 s of waiting (a read waits 1.5 s, less
+// than the trickle gap) brought a few bytes.
 func TestTrickleFails(t *testing.T) {
 	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) { trickle(c, done) })
-	c := dialPlain(t, srv.addr, 400*time.Millisecond)
+	c := dialPlain(t, srv.addr, rateTimeout)
+	withClock(c, 1500*time.Millisecond)
 	n, err := readUntilError(c)
 	wantTooSlow(t, err, srv.addr)
-	t.Logf("%d bytes, then: %v", n, err)
+	if n > 20 {
+		t.Errorf("%d bytes read before the rule cut: it should take 20 reads of 1.5 s", n)
+	}
 	// The connection stays failed.
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, ErrTooSlow) {
 		t.Errorf("next read: %v", err)
@@ -78,11 +119,12 @@ func TestTrickleFailsOverTLS(t *testing.T) {
 			trickle(tc, done)
 		}
 	})
-	c, err := Dial(t.Context(), srv.addr, Security{CAFile: cert.caFile}, Timeouts{IO: 400 * time.Millisecond})
+	c, err := Dial(t.Context(), srv.addr, Security{CAFile: cert.caFile}, Timeouts{IO: rateTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	withClock(c, 1500*time.Millisecond)
 	_, err = readUntilError(c)
 	wantTooSlow(t, err, srv.addr)
 }
@@ -91,22 +133,22 @@ func TestTrickleFailsOverTLS(t *testing.T) {
 // short progress line now and then: pauses longer than the trickle gap are
 // silence, which only the IO timeout bounds, however few bytes they bring.
 func TestProgressLinesAreNotTrickle(t *testing.T) {
-	const lines = 4
+	const lines = 40
 	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) {
 		for i := range lines {
-			if !sleep(700*time.Millisecond, done) {
+			fmt.Fprintf(c, "* OK Searched %d%% of the mailbox\r\n", i)
+			if !sleep(5*time.Millisecond, done) {
 				return
 			}
-			fmt.Fprintf(c, "* OK Searched %d%% of the mailbox\r\n", 25*i)
 		}
 		io.WriteString(c, "A1 OK Search completed\r\n")
 		<-done
 	})
-	// Gap 500 ms: each progress line follows 700 ms of silence, within the
-	// IO timeout. Four of them take far longer than the 1 s window, with
-	// 140 bytes.
-	c := dialPlain(t, srv.addr, time.Second)
-	br := bufio.NewReader(c)
+	// Each read waits 3 s, longer than the 2 s gap: forty progress lines
+	// take 120 s of waiting, four windows, with about 1.5 KB.
+	c := dialPlain(t, srv.addr, rateTimeout)
+	withClock(c, 3*time.Second)
+	br := bufio.NewReaderSize(c, 16)
 	for range lines {
 		readLine(t, br)
 	}
@@ -123,17 +165,18 @@ func TestWriteStartsNewTransfer(t *testing.T) {
 		br := bufio.NewReader(c)
 		for {
 			line, err := br.ReadString('\n')
-			if err != nil || !sleep(100*time.Millisecond, done) {
+			if err != nil {
 				return
 			}
 			io.WriteString(c, "+OK "+line)
 		}
 	})
-	// 10 replies of 100 ms waiting each: a second in all, with 130 bytes,
-	// against a window of 400 ms.
-	c := dialPlain(t, srv.addr, 400*time.Millisecond)
-	br := bufio.NewReader(c)
-	for i := range 10 {
+	// 40 replies of 1.5 s waiting each: a minute, two windows, with 500
+	// bytes; each command starts the count anew.
+	c := dialPlain(t, srv.addr, rateTimeout)
+	withClock(c, 1500*time.Millisecond)
+	br := bufio.NewReaderSize(c, 16)
+	for i := range 40 {
 		fmt.Fprintf(c, "NOOP %d\r\n", i)
 		if got, want := readLine(t, br), fmt.Sprintf("+OK NOOP %d\r\n", i); got != want {
 			t.Fatalf("reply %q, want %q", got, want)
@@ -142,7 +185,8 @@ func TestWriteStartsNewTransfer(t *testing.T) {
 }
 
 // Time the client spends elsewhere (writing to disk, an MDA) is not the
-// server's: only the waiting in Read counts.
+// server's: only the waiting in Read counts. (Real time here: the bytes
+// are there before each Read, so a Read waits for nothing.)
 func TestTimeOutsideReadDoesNotCount(t *testing.T) {
 	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) {
 		io.WriteString(c, strings.Repeat("x", 100))
@@ -162,11 +206,14 @@ func TestTimeOutsideReadDoesNotCount(t *testing.T) {
 // silent for good reason (IMAP IDLE).
 func TestSetMinRateOff(t *testing.T) {
 	srv := serve(t, 0, func(c net.Conn, done <-chan struct{}) { trickle(c, done) })
-	c := dialPlain(t, srv.addr, 300*time.Millisecond)
+	c := dialPlain(t, srv.addr, rateTimeout)
+	withClock(c, 1500*time.Millisecond)
 	c.SetMinRate(false)
-	// 20 bytes at 50 ms each: a second, three windows.
-	if _, err := io.ReadFull(c, make([]byte, 20)); err != nil {
-		t.Fatalf("with the rate check off: %v", err)
+	// 60 bytes, a byte a read: 90 s of waiting, three windows.
+	for range 60 {
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("with the rate check off: %v", err)
+		}
 	}
 	c.SetMinRate(true)
 	_, err := readUntilError(c)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +25,19 @@ import (
 // session is one authenticated IMAP connection.
 type session struct {
 	conn *transport.Conn
+	wire *wire // between conn and c: see wire.go
 	c    *imapclient.Client
 	caps imap.CapSet
 	addr string
+	// utf8: UTF8=ACCEPT is enabled (RFC 6855): the server sends messages
+	// with UTF-8 headers as they are, and mailbox names in UTF-8.
+	utf8 bool
+
+	// expunges counts the EXPUNGE responses no command claimed: sequence
+	// numbers taken before one are no longer valid (see fetchBySeq).
+	expunges atomic.Int64
+	// seqEpoch is expunges when the sequence numbers of newMsg were read.
+	seqEpoch int64
 
 	// orphanBodies counts FETCH responses carrying a message body that the
 	// client could not give to the command that asked for it: go-imap
@@ -58,6 +69,9 @@ func dial(ctx context.Context, opt *Options) (*session, error) {
 	addr := net.JoinHostPort(opt.Host, strconv.Itoa(opt.port()))
 	conn, err := transport.Dial(ctx, addr, opt.Security, opt.Timeouts)
 	if err != nil {
+		if perr := plainInsteadOfTLS(err, addr); perr != nil {
+			return nil, perr
+		}
 		return nil, fmt.Errorf("imap: %w", err)
 	}
 	if opt.Trace != nil {
@@ -69,23 +83,29 @@ func dial(ctx context.Context, opt *Options) (*session, error) {
 		greeted, err := startTLS(ctx, conn, opt)
 		if err != nil {
 			conn.Close()
+			if failure.KindOf(err) == failure.Protocol {
+				return nil, err
+			}
 			return nil, fmt.Errorf("imap: %s: %w", addr, err)
 		}
 		nc = greeted
 	}
-	s.c = imapclient.New(nc, &imapclient.Options{
+	s.wire = newWire(nc, addr)
+	s.c = imapclient.New(s.wire, &imapclient.Options{
 		// Subjects in other charsets than UTF-8 and ASCII stay encoded
 		// without it (LIBRARIES.md).
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Fetch: s.unilateralFetch,
+			// Runs on go-imap's reader goroutine: only counts.
+			Expunge: func(uint32) { s.expunges.Add(1) },
 		},
 		// No DebugWriter: it logs credentials verbatim. The transport's
 		// trace redacts them.
 	})
 	if err := s.c.WaitGreeting(); err != nil {
 		s.close()
-		return nil, classify(fmt.Errorf("imap: %s: greeting: %w", addr, err))
+		return nil, s.greetingError(err)
 	}
 	if err := s.login(ctx, opt); err != nil {
 		s.close()
@@ -96,7 +116,67 @@ func dial(ctx context.Context, opt *Options) (*session, error) {
 		s.close()
 		return nil, failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: no CAPABILITY answer after login", addr))
 	}
+	if err := s.enableUTF8(); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// plainInsteadOfTLS recognises, in a failed TLS handshake, a POP3 or SMTP
+// server that greeted in plain text: the port is wrong, not the TLS mode
+// (failure.Protocol). nil for anything else.
+func plainInsteadOfTLS(err error, addr string) error {
+	var rec tls.RecordHeaderError
+	if !errors.As(err, &rec) {
+		return nil
+	}
+	head := string(rec.RecordHeader[:])
+	if strings.HasPrefix(head, "+OK") || strings.HasPrefix(head, "-ERR") || strings.HasPrefix(head, "220") {
+		return wrongProtocol(head, addr)
+	}
+	return nil
+}
+
+// greetingError classifies a greeting that failed: another protocol on
+// the port, a greeting that does not parse (failure.Protocol), a BYE (the
+// server refuses connections for now: Temporary), or a connection that
+// broke (Temporary).
+func (s *session) greetingError(err error) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		// * BYE: too many connections, shutting down, as with STARTTLS.
+		return failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: the server refused the connection: %s", s.addr, ie.Text))
+	}
+	return s.classify(fmt.Errorf("imap: %s: greeting: %w", s.addr, err))
+}
+
+// enableUTF8 enables UTF8=ACCEPT (RFC 6855) where the server offers it:
+// without it a server may give a message whose header holds raw UTF-8 to
+// the client in a downgraded form (Courier replaces it by a stub). With
+// it, mailbox names are UTF-8 on the wire both ways; the wire makes them
+// what go-imap reads and writes (its '&' handling). A refused ENABLE is
+// not an error: the session goes on without.
+func (s *session) enableUTF8() error {
+	quotedUTF8 := s.caps.Has(imap.CapIMAP4rev2) // go-imap then writes names in UTF-8
+	if s.caps.Has(imap.CapUTF8Accept) {
+		data, err := s.c.Enable(imap.CapUTF8Accept).Wait()
+		var ie *imap.Error
+		switch {
+		case err == nil:
+			s.utf8 = data.Caps.Has(imap.CapUTF8Accept)
+		case !errors.As(err, &ie):
+			return s.fail(fmt.Errorf("imap: %s: ENABLE UTF8=ACCEPT: %w", s.addr, err))
+		}
+	}
+	s.wire.utf8.Store(s.utf8)
+	switch {
+	case s.utf8:
+		s.wire.setOutMode(outUTF8)
+	case quotedUTF8:
+		s.wire.setOutMode(outMUTF7)
+	}
+	return nil
 }
 
 // unilateralFetch runs on go-imap's reader goroutine for FETCH data no
@@ -145,6 +225,9 @@ func startTLS(ctx context.Context, conn *transport.Conn, opt *Options) (net.Conn
 	if err != nil {
 		return nil, classify(fmt.Errorf("greeting: %w", err))
 	}
+	if err := checkGreeting(line, net.JoinHostPort(opt.Host, strconv.Itoa(opt.port()))); err != nil {
+		return nil, err
+	}
 	switch up := strings.ToUpper(line); {
 	case strings.HasPrefix(up, "* PREAUTH"):
 		// RFC 9051 7.1.4: already authenticated in plain text, so STARTTLS
@@ -152,8 +235,6 @@ func startTLS(ctx context.Context, conn *transport.Conn, opt *Options) (net.Conn
 		return nil, failure.New(failure.Other, "server sent PREAUTH on a connection without TLS: refusing to continue")
 	case strings.HasPrefix(up, "* BYE"):
 		return nil, failure.New(failure.Temporary, "server refused the connection: "+truncate(line, 200))
-	case !strings.HasPrefix(up, "* OK"):
-		return nil, failure.New(failure.Other, "not an IMAP greeting: "+truncate(line, 200))
 	}
 	lines, err := plainCommand(conn, "S1", "CAPABILITY")
 	if err != nil {
@@ -293,7 +374,7 @@ func (s *session) login(ctx context.Context, opt *Options) error {
 			}
 			return failure.Wrap(kind, fmt.Errorf("imap: %s: login as %s refused: %s", s.addr, opt.User, ie.Text))
 		}
-		return classify(fmt.Errorf("imap: %s: login as %s: %w", s.addr, opt.User, err))
+		return s.classify(fmt.Errorf("imap: %s: login as %s: %w", s.addr, opt.User, err))
 	}
 	return nil
 }
@@ -340,6 +421,7 @@ func classify(err error) error {
 // unread body (LIBRARIES.md). The session is unusable afterwards.
 func (s *session) abort() {
 	s.broken.Store(true)
+	s.wire.closing()
 	s.conn.Close()
 }
 
@@ -416,6 +498,7 @@ func (s *session) close() {
 	if !s.broken.Load() && s.c.State() != imap.ConnStateLogout {
 		_ = s.c.Logout().Wait()
 	}
+	s.wire.closing()
 	s.conn.Close()
 	// Client.Close waits for go-imap's reader, which can be stuck handing
 	// an unread body to a command nobody drains any more: never let that
@@ -441,6 +524,21 @@ func (s *session) fail(err error) error {
 	var ie *imap.Error
 	if !errors.As(err, &ie) {
 		s.broken.Store(true)
+	}
+	return s.classify(err)
+}
+
+// classify is the package's classify, knowing how this connection ended:
+// an error of go-imap after it closed the connection on its own (a
+// response it could not parse) or after a greeting of another protocol is
+// failure.Protocol; a connection that was cut stays Temporary.
+func (s *session) classify(err error) error {
+	var ie *imap.Error
+	if err == nil || errors.As(err, &ie) || failure.KindOf(err) != failure.Other {
+		return classify(err)
+	}
+	if perr := s.wire.protocolError(err); perr != nil {
+		return perr
 	}
 	return classify(err)
 }

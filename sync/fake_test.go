@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -15,8 +16,10 @@ import (
 
 // fakeServer is a small scripted IMAP server for the faults a real server
 // does not make on demand: FETCH data in an order go-imap cannot route, a
-// missing UID. It speaks just enough IMAP4rev1 for a sync (LOGIN, LIST,
-// STATUS, SELECT, UID SEARCH, UID FETCH, UID STORE), with no extension.
+// missing UID, mailbox names that do not decode. It speaks just enough
+// IMAP4rev1 for a sync (LOGIN, LIST, STATUS, SELECT, UID SEARCH, FETCH and
+// UID FETCH, UID STORE), with no extension unless caps adds one (ENABLE
+// UTF8=ACCEPT and NAMESPACE are understood).
 type fakeServer struct {
 	t  *testing.T
 	ln net.Listener
@@ -24,9 +27,18 @@ type fakeServer struct {
 	mu          gosync.Mutex
 	msgs        []*fakeMsg // INBOX
 	uidValidity uint32
+	// folders are listed after INBOX, in this order.
+	folders []*fakeFolder
+	// caps are announced after IMAP4rev1.
+	caps string
+	// namespace is the NAMESPACE response's data ("" answers BAD).
+	namespace string
+	// selects are the mailbox arguments of SELECT and EXAMINE, unquoted.
+	selects []string
 	// Faults.
 	bodyBeforeUID bool            // BODY[] first in every FETCH with a body
 	omitUID       map[uint32]bool // FETCH responses without UID for these
+	omitBodyUID   map[uint32]bool // the same, in responses with a body only
 	// token, when set, is the OAuth2 token AUTHENTICATE XOAUTH2 and
 	// OAUTHBEARER accept (offered with SASL-IR); LOGIN is then refused.
 	token    string
@@ -46,12 +58,70 @@ type fakeMsg struct {
 	body  []byte // as served: CRLF
 }
 
+// fakeFolder is a folder besides INBOX.
+type fakeFolder struct {
+	list     string   // what follows `* LIST () "/" ` for it, as sent
+	listUTF8 string   // the same once UTF8=ACCEPT is enabled; "" is list
+	names    []string // the unquoted names SELECT and STATUS know it by
+	msgs     []*fakeMsg
+}
+
+// addFolder adds a folder with the given messages.
+func (f *fakeServer) addFolder(list string, names []string, bodies [][]byte) *fakeFolder {
+	ff := &fakeFolder{list: list, names: names}
+	for i, b := range bodies {
+		ff.msgs = append(ff.msgs, &fakeMsg{uid: uint32(i + 1), body: b})
+	}
+	f.mu.Lock()
+	f.folders = append(f.folders, ff)
+	f.mu.Unlock()
+	return ff
+}
+
+// box returns the messages of the folder a client names name, or false.
+// Called with f.mu held.
+func (f *fakeServer) box(name string) (*[]*fakeMsg, bool) {
+	if strings.EqualFold(name, "INBOX") {
+		return &f.msgs, true
+	}
+	for _, ff := range f.folders {
+		if slices.Contains(ff.names, name) {
+			return &ff.msgs, true
+		}
+	}
+	return nil, false
+}
+
+// unquote reads the first argument of a command: a quoted string or an
+// atom, and returns it and what follows.
+func unquote(args string) (string, string) {
+	if !strings.HasPrefix(args, `"`) {
+		a, rest, _ := strings.Cut(args, " ")
+		return a, rest
+	}
+	var b strings.Builder
+	for i := 1; i < len(args); i++ {
+		switch c := args[i]; c {
+		case '\\':
+			i++
+			if i < len(args) {
+				b.WriteByte(args[i])
+			}
+		case '"':
+			return b.String(), strings.TrimPrefix(args[i+1:], " ")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), ""
+}
+
 func newFakeServer(t *testing.T, bodies [][]byte) *fakeServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{t: t, ln: ln, uidValidity: 42, omitUID: map[uint32]bool{}}
+	f := &fakeServer{t: t, ln: ln, uidValidity: 42, omitUID: map[uint32]bool{}, omitBodyUID: map[uint32]bool{}}
 	for i, b := range bodies {
 		f.msgs = append(f.msgs, &fakeMsg{uid: uint32(i + 1), body: b})
 	}
@@ -100,6 +170,8 @@ func (f *fakeServer) session(c net.Conn) {
 	fmt.Fprintf(w, "* OK fake ready\r\n")
 	w.Flush()
 	selected := false
+	utf8 := false
+	var box *[]*fakeMsg
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -122,7 +194,30 @@ func (f *fakeServer) session(c net.Conn) {
 			if f.token != "" {
 				caps += " SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER LOGINDISABLED"
 			}
+			f.mu.Lock()
+			if f.caps != "" {
+				caps += " " + f.caps
+			}
+			f.mu.Unlock()
 			fmt.Fprintf(w, "* CAPABILITY %s\r\n%s OK done\r\n", caps, tag)
+		case "ENABLE":
+			f.mu.Lock()
+			offered := strings.Contains(f.caps, "UTF8=ACCEPT")
+			f.mu.Unlock()
+			if offered && strings.Contains(strings.ToUpper(args), "UTF8=ACCEPT") {
+				utf8 = true
+				fmt.Fprintf(w, "* ENABLED UTF8=ACCEPT\r\n")
+			}
+			fmt.Fprintf(w, "%s OK enabled\r\n", tag)
+		case "NAMESPACE":
+			f.mu.Lock()
+			ns := f.namespace
+			f.mu.Unlock()
+			if ns == "" {
+				fmt.Fprintf(w, "%s BAD unknown command\r\n", tag)
+				break
+			}
+			fmt.Fprintf(w, "* NAMESPACE %s\r\n%s OK done\r\n", ns, tag)
 		case "AUTHENTICATE":
 			mech, ir, _ := strings.Cut(args, " ")
 			resp, _ := base64.StdEncoding.DecodeString(ir)
@@ -153,10 +248,28 @@ func (f *fakeServer) session(c net.Conn) {
 			fmt.Fprintf(w, "* BYE bye\r\n%s OK done\r\n", tag)
 			return
 		case "LIST":
-			fmt.Fprintf(w, "* LIST () \"/\" INBOX\r\n%s OK done\r\n", tag)
-		case "STATUS":
+			fmt.Fprintf(w, "* LIST () \"/\" INBOX\r\n")
 			f.mu.Lock()
-			fmt.Fprintf(w, "* STATUS INBOX (MESSAGES %d UIDNEXT %d UIDVALIDITY %d)\r\n%s OK done\r\n", len(f.msgs), f.uidNext(), f.uidValidity, tag)
+			for _, ff := range f.folders {
+				l := ff.list
+				if utf8 && ff.listUTF8 != "" {
+					l = ff.listUTF8
+				}
+				fmt.Fprintf(w, "* LIST () \"/\" %s\r\n", l)
+			}
+			f.mu.Unlock()
+			fmt.Fprintf(w, "%s OK done\r\n", tag)
+		case "STATUS":
+			name, _ := unquote(args)
+			f.mu.Lock()
+			b, ok := f.box(name)
+			if !ok {
+				f.mu.Unlock()
+				fmt.Fprintf(w, "%s NO [NONEXISTENT] no such mailbox\r\n", tag)
+				break
+			}
+			fmt.Fprintf(w, "* STATUS %s (MESSAGES %d UIDNEXT %d UIDVALIDITY %d)\r\n%s OK done\r\n",
+				strings.SplitN(args, " (", 2)[0], len(*b), uidNextOf(*b), f.uidValidity, tag)
 			f.mu.Unlock()
 		case "SELECT", "EXAMINE":
 			f.mu.Lock()
@@ -171,14 +284,20 @@ func (f *fakeServer) session(c net.Conn) {
 				}
 				c.SetReadDeadline(time.Time{})
 			}
-			selected = !fails
-			if fails {
+			name, _ := unquote(args)
+			f.mu.Lock()
+			f.selects = append(f.selects, name)
+			b, ok := f.box(name)
+			f.mu.Unlock()
+			selected = !fails && ok
+			if !selected {
 				fmt.Fprintf(w, "%s NO [NONEXISTENT] no such mailbox\r\n", tag)
 				break
 			}
+			box = b
 			f.mu.Lock()
 			fmt.Fprintf(w, "* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n* OK [UIDNEXT %d] ok\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n%s OK [READ-WRITE] done\r\n",
-				len(f.msgs), f.uidValidity, f.uidNext(), tag)
+				len(*box), f.uidValidity, uidNextOf(*box), tag)
 			f.mu.Unlock()
 		case "UID SEARCH":
 			if !selected {
@@ -191,15 +310,19 @@ func (f *fakeServer) session(c net.Conn) {
 				set = parseFakeSet(strings.Fields(args[i+4:])[0])
 			}
 			var uids []string
-			for _, m := range f.msgs {
-				if set == nil || inFakeSet(set, m.uid, f.uidNext()-1) {
+			for _, m := range *box {
+				if set == nil || inFakeSet(set, m.uid, uidNextOf(*box)-1) {
 					uids = append(uids, strconv.Itoa(int(m.uid)))
 				}
 			}
 			f.mu.Unlock()
 			fmt.Fprintf(w, "* SEARCH %s\r\n%s OK done\r\n", strings.Join(uids, " "), tag)
-		case "UID FETCH":
-			f.fetch(w, tag, args)
+		case "UID FETCH", "FETCH":
+			if !selected {
+				fmt.Fprintf(w, "%s BAD no mailbox selected\r\n", tag)
+				break
+			}
+			f.fetch(w, tag, args, *box, cmd == "UID FETCH")
 		case "UID STORE":
 			fmt.Fprintf(w, "%s OK done\r\n", tag)
 		default:
@@ -211,14 +334,16 @@ func (f *fakeServer) session(c net.Conn) {
 	}
 }
 
-func (f *fakeServer) uidNext() uint32 {
-	if len(f.msgs) == 0 {
+func uidNextOf(msgs []*fakeMsg) uint32 {
+	if len(msgs) == 0 {
 		return 1
 	}
-	return f.msgs[len(f.msgs)-1].uid + 1
+	return msgs[len(msgs)-1].uid + 1
 }
 
-func (f *fakeServer) fetch(w io.Writer, tag, args string) {
+// fetch answers FETCH (byUID false: the set holds sequence numbers) and
+// UID FETCH.
+func (f *fakeServer) fetch(w io.Writer, tag, args string, msgs []*fakeMsg, byUID bool) {
 	setText, items, _ := strings.Cut(args, " ")
 	set := parseFakeSet(setText)
 	if set == nil {
@@ -228,12 +353,13 @@ func (f *fakeServer) fetch(w io.Writer, tag, args string) {
 	items = strings.ToUpper(items)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, m := range f.msgs {
-		if !inFakeSet(set, m.uid, f.uidNext()-1) {
+	for i, m := range msgs {
+		if byUID && !inFakeSet(set, m.uid, uidNextOf(msgs)-1) || !byUID && !inFakeSet(set, uint32(i+1), uint32(len(msgs))) {
 			continue
 		}
 		var parts []string
-		if !f.omitUID[m.uid] {
+		withBody := strings.Contains(items, "BODY.PEEK[]")
+		if !f.omitUID[m.uid] && !(withBody && f.omitBodyUID[m.uid]) && (byUID || strings.Contains(items, "UID")) {
 			parts = append(parts, fmt.Sprintf("UID %d", m.uid))
 		}
 		if strings.Contains(items, "FLAGS") {

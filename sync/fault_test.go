@@ -51,41 +51,6 @@ func countLocal(t *testing.T, dir string) int {
 	return len(entries)
 }
 
-// A server that sends BODY[] before UID makes go-imap hand the message to
-// the unilateral handler while the FETCH succeeds: it must be detected,
-// reported, and fetched once the server behaves.
-func TestBodyBeforeUID(t *testing.T) {
-	f := newFakeServer(t, fakeBodies(5))
-	f.bodyBeforeUID = true
-	dir := t.TempDir()
-	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
-
-	res, log, err := fakeRun(t, f, root, state)
-	if err == nil {
-		t.Fatalf("Run succeeded with a server that sends BODY before UID: %+v", res)
-	}
-	errs := log.kind(report.Error)
-	if len(errs) != 1 || !strings.Contains(errs[0].Err.Error(), "without the UID") {
-		t.Fatalf("error events %v, want one about bodies without UID", errs)
-	}
-	if n := countLocal(t, root); n != 0 {
-		t.Errorf("%d messages delivered from unmatched bodies", n)
-	}
-
-	f.mu.Lock()
-	f.bodyBeforeUID = false
-	f.mu.Unlock()
-	if res, _, err = fakeRun(t, f, root, state); err != nil || res.Delivered != 5 {
-		t.Fatalf("after the fault: %+v, %v; want 5 delivered", res, err)
-	}
-	if res, _, err = fakeRun(t, f, root, state); err != nil || res.Delivered != 0 {
-		t.Fatalf("third run: %+v, %v", res, err)
-	}
-	if n := countLocal(t, root); n != 5 {
-		t.Errorf("%d local messages, want 5", n)
-	}
-}
-
 // A FETCH response without its UID: that message is not lost, the run
 // says so, and the next run fetches it.
 func TestMissingUID(t *testing.T) {

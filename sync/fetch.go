@@ -25,7 +25,8 @@ import (
 // newMsg is a message to fetch, as the pre-pass describes it.
 type newMsg struct {
 	uid      imap.UID
-	size     int64 // RFC822.SIZE
+	seq      uint32 // its sequence number when the pre-pass saw it
+	size     int64  // RFC822.SIZE
 	flags    maildir.Flags
 	date     time.Time // INTERNALDATE
 	envelope *imap.Envelope
@@ -57,9 +58,11 @@ func (r *folderRun) prepass(ctx context.Context, fresh, server []imap.UID) ([]*n
 	for _, u := range fresh {
 		want[u] = true
 	}
+	r.s.seqEpoch = r.s.expunges.Load()
 	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true, Envelope: r.dry})
 	var out []*newMsg
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		seq := msg.SeqNum
 		m, err := r.s.collect(msg)
 		if err != nil {
 			r.s.abort()
@@ -70,7 +73,7 @@ func (r *folderRun) prepass(ctx context.Context, fresh, server []imap.UID) ([]*n
 			continue // n:* answers the last message even when it is old
 		}
 		delete(want, m.uid)
-		out = append(out, &newMsg{uid: m.uid, size: m.size, flags: fromIMAP(m.flags), date: m.date, envelope: m.envelope})
+		out = append(out, &newMsg{uid: m.uid, seq: seq, size: m.size, flags: fromIMAP(m.flags), date: m.date, envelope: m.envelope})
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (RFC822.SIZE): %w", r.name, err))
@@ -101,10 +104,26 @@ type stagedMsg struct {
 // fetchNew streams the new messages with one UID FETCH into the target,
 // committing in batches. Every guard of LIBRARIES.md is here: the body's
 // length is checked against the literal's size (a cut connection gives a
-// short read without error), every requested UID must come back (a server
-// that sends BODY[] before UID makes a message vanish), the command is
-// always drained or the connection aborted.
+// short read without error), every requested UID must come back, the
+// command is always drained or the connection aborted.
+//
+// A server may send BODY[] before UID in a FETCH response (RFC 3501 does
+// not order the items). go-imap routes a UID FETCH's responses by the UID
+// seen before the first literal, so such bodies land in the unilateral
+// handler (orphanBodies) and their messages come back missing. Then the
+// missing ones are fetched again at once by sequence number (fetchBySeq),
+// which go-imap routes by the number every response starts with, and the
+// run remembers the quirk so that its other folders go by sequence
+// number straight away. The UID FETCH stays the way for every other
+// server: it does not depend on sequence numbers, which another client's
+// expunge shifts.
 func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap.UID) error {
+	if len(metas) == 0 {
+		return nil
+	}
+	if r.e.bodyFirst.Load() {
+		return r.fetchBySeq(ctx, metas)
+	}
 	uids := make([]imap.UID, len(metas))
 	byUID := make(map[imap.UID]*newMsg, len(metas))
 	for i, m := range metas {
@@ -125,6 +144,39 @@ func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
 	})
 	got := make(map[imap.UID]bool, len(metas))
+	err := r.stream(cmd, "UID FETCH", func(msg *imapclient.FetchMessageData) (*stagedMsg, error) {
+		return r.receive(ctx, msg, byUID, got)
+	})
+	if err != nil {
+		return err
+	}
+	var missing []imap.UID
+	var again []*newMsg
+	for _, m := range metas {
+		if !got[m.uid] {
+			missing = append(missing, m.uid)
+			again = append(again, m)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if s.orphanBodies.Load() > 0 {
+		r.e.bodyFirst.Store(true)
+		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
+			"the server sent %d message bod(ies) before their UID; fetching %d message(s) again by sequence number, and so for the rest of this run",
+			s.orphanBodies.Load(), len(again))})
+		return r.fetchBySeq(ctx, again)
+	}
+	return r.checkMissing(missing)
+}
+
+// stream reads a FETCH of bodies to its end, staging what receive returns
+// and committing in batches. On an error it stops the transfer at once
+// (draining would download the rest for nothing, and an unread body
+// blocks go-imap) and still commits what was received whole.
+func (r *folderRun) stream(cmd *imapclient.FetchCommand, what string, receive func(*imapclient.FetchMessageData) (*stagedMsg, error)) error {
+	s := r.s
 	var batch []*stagedMsg
 	var batchSize int64
 	var ferr error
@@ -134,7 +186,7 @@ func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap
 			break
 		}
 		var sm *stagedMsg
-		sm, ferr = r.receive(ctx, msg, byUID, got)
+		sm, ferr = receive(msg)
 		if sm != nil {
 			batch = append(batch, sm)
 			batchSize += sm.staged.Size()
@@ -145,9 +197,6 @@ func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap
 		}
 	}
 	if ferr != nil {
-		// Stop the transfer at once: draining would download the rest for
-		// nothing, and an unread body blocks go-imap. What was received
-		// whole is still committed.
 		s.abort()
 		cerr := r.commit(batch)
 		s.drain(cmd)
@@ -161,19 +210,213 @@ func (r *folderRun) fetchNew(ctx context.Context, metas []*newMsg, server []imap
 		return err
 	}
 	if cerr != nil {
-		return s.fail(fmt.Errorf("imap: %s: UID FETCH: %w", r.name, cerr))
+		return s.fail(fmt.Errorf("imap: %s: %s: %w", r.name, what, cerr))
 	}
+	return nil
+}
 
+// seqSetOf makes a sequence set of sorted numbers, in ranges; false when
+// there is none (an empty set must never reach the wire).
+func seqSetOf(seqs []uint32) (imap.SeqSet, bool) {
+	var set imap.SeqSet
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		set = append(set, imap.SeqRange{Start: seqs[i], Stop: seqs[j]})
+		i = j + 1
+	}
+	return set, len(set) > 0
+}
+
+// seqStats counts the bodies a FETCH by sequence number could not take.
+type seqStats struct {
+	noUID    int // a body whose response carried no UID
+	mismatch int // a body whose response carried another UID than expected
+}
+
+// fetchBySeq fetches messages with FETCH by sequence number, for a server
+// that sends BODY[] before UID. go-imap hands each response to the
+// command by its sequence number, whatever the order of its items; the
+// body is staged as the message that number stands for, and published
+// only when the response's UID, wherever it comes in the response, is
+// that message's: a body without its UID, or with another, is discarded
+// and the message is tried again next run (for an MDA, which delivers
+// while the body streams, it stays in doubt and is delivered again: a
+// duplicate is possible there, a loss is not).
+//
+// Sequence numbers come from the pre-pass's responses; they stay valid as
+// long as the server sent no EXPUNGE since (RFC 3501 7.4.1 forbids one
+// during a FETCH), else they are read again (seqNumbers).
+func (r *folderRun) fetchBySeq(ctx context.Context, metas []*newMsg) error {
+	bySeq, err := r.seqNumbers(ctx, metas)
+	if err != nil {
+		return err
+	}
+	seqs := make([]uint32, 0, len(bySeq))
+	for n := range bySeq {
+		seqs = append(seqs, n)
+	}
+	slices.Sort(seqs)
+	set, ok := seqSetOf(seqs)
+	var st seqStats
+	got := make(map[imap.UID]bool, len(metas))
+	if ok {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.s.orphanBodies.Store(0)
+		cmd := r.s.c.Fetch(set, &imap.FetchOptions{
+			UID: true, Flags: true, InternalDate: true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		})
+		err := r.stream(cmd, "FETCH", func(msg *imapclient.FetchMessageData) (*stagedMsg, error) {
+			return r.receiveSeq(ctx, msg, bySeq, got, &st)
+		})
+		if err != nil {
+			return err
+		}
+	}
 	var missing []imap.UID
-	for _, u := range uids {
-		if !got[u] {
-			missing = append(missing, u)
+	for _, m := range metas {
+		if !got[m.uid] {
+			missing = append(missing, m.uid)
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
+	if st.noUID > 0 || st.mismatch > 0 || r.s.orphanBodies.Load() > 0 {
+		return failure.New(failure.Other, fmt.Sprintf(
+			"imap: %s: %d message bod(ies) came without their UID and %d with another UID than their sequence number stands for, so %d message(s) were not fetched (UIDs %s); they will be tried again",
+			r.name, st.noUID+int(r.s.orphanBodies.Load()), st.mismatch, len(missing), uidSample(missing)))
+	}
 	return r.checkMissing(missing)
+}
+
+// seqNumbers maps the sequence numbers of metas to them: those the
+// pre-pass saw, while no EXPUNGE came since; else read again with a UID
+// FETCH (UID), which carries no literal and so is routed whatever the
+// order of its items. A message missing from the map was expunged.
+func (r *folderRun) seqNumbers(ctx context.Context, metas []*newMsg) (map[uint32]*newMsg, error) {
+	out := make(map[uint32]*newMsg, len(metas))
+	if r.s.expunges.Load() == r.s.seqEpoch {
+		for _, m := range metas {
+			if m.seq == 0 {
+				out = nil
+				break
+			}
+			out[m.seq] = m
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+	out = make(map[uint32]*newMsg, len(metas))
+	byUID := make(map[imap.UID]*newMsg, len(metas))
+	uids := make([]imap.UID, len(metas))
+	for i, m := range metas {
+		byUID[m.uid] = m
+		uids[i] = m.uid
+	}
+	set, ok := uidSetOf(uids)
+	if !ok {
+		return out, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	epoch := r.s.expunges.Load()
+	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := r.s.collect(msg)
+		if err != nil {
+			r.s.abort()
+			r.s.drain(cmd)
+			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (UID): %w", r.name, err))
+		}
+		if meta := byUID[m.uid]; meta != nil && msg.SeqNum != 0 {
+			meta.seq = msg.SeqNum
+			out[msg.SeqNum] = meta
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (UID): %w", r.name, err))
+	}
+	if r.s.expunges.Load() != epoch {
+		return nil, failure.New(failure.Temporary, fmt.Sprintf("imap: %s: messages were expunged while their sequence numbers were read; the new ones will be fetched next run", r.name))
+	}
+	r.s.seqEpoch = epoch
+	return out, nil
+}
+
+// receiveSeq reads one response of a FETCH by sequence number: the body
+// is staged as the message its number stands for, with the flags and
+// date known so far (FLAGS may come after the body: the pre-pass's are
+// then used), and returned only when the response's UID matches.
+func (r *folderRun) receiveSeq(ctx context.Context, msg *imapclient.FetchMessageData, bySeq map[uint32]*newMsg, got map[imap.UID]bool, st *seqStats) (*stagedMsg, error) {
+	meta := bySeq[msg.SeqNum]
+	var uid imap.UID
+	var flags *maildir.Flags
+	var date time.Time
+	var out *stagedMsg
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			uid = it.UID
+		case imapclient.FetchItemDataFlags:
+			f := fromIMAP(it.Flags)
+			flags = &f
+		case imapclient.FetchItemDataInternalDate:
+			date = it.Time
+		case imapclient.FetchItemDataBodySection:
+			if meta == nil || got[meta.uid] || out != nil || (uid != 0 && uid != meta.uid) {
+				continue // Next discards the literal
+			}
+			if it.Literal == nil {
+				return nil, failure.New(failure.Other, fmt.Sprintf("imap: %s: UID %d: the server sent no body (NIL)", r.name, meta.uid))
+			}
+			f := meta.flags
+			if flags != nil {
+				f = *flags
+			}
+			d := date
+			if d.IsZero() {
+				d = meta.date
+			}
+			sm, err := r.stage(ctx, meta.uid, it.Literal, f, d, meta.size)
+			if err != nil {
+				return nil, err
+			}
+			out = sm
+		}
+	}
+	switch {
+	case out == nil:
+		if meta != nil && uid != 0 && uid != meta.uid {
+			st.mismatch++
+		}
+		return nil, nil
+	case uid != meta.uid:
+		// Not the message the number stood for, or no UID at all: never
+		// published. (For an MDA the delivery happened; its intent stays
+		// pending, so the message is delivered again.)
+		if uid == 0 {
+			st.noUID++
+		} else {
+			st.mismatch++
+		}
+		if !r.mda {
+			r.target.Discard(out.staged)
+		}
+		return nil, nil
+	}
+	got[meta.uid] = true
+	if r.mda {
+		return nil, r.mdaDelivered(out)
+	}
+	return out, nil
 }
 
 // checkMissing is called with the UIDs a FETCH did not return. Expunged
@@ -265,6 +508,12 @@ func (r *folderRun) receive(ctx context.Context, msg *imapclient.FetchMessageDat
 				return nil, err
 			}
 			got[uid] = true
+			if r.mda {
+				if err := r.mdaDelivered(sm); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			out = sm
 		}
 	}
@@ -272,9 +521,10 @@ func (r *folderRun) receive(ctx context.Context, msg *imapclient.FetchMessageDat
 }
 
 // stage writes one message body to the target. For an MDA, whose Stage
-// delivers, the intent is journaled first and the delivery right after,
-// one message at a time: a crash between the two leaves the message in
-// doubt, and it is then fetched again (a duplicate rather than a loss).
+// delivers, the intent is journaled first, and the delivery is recorded
+// by mdaDelivered right after, one message at a time: a crash between the
+// two leaves the message in doubt, and it is then fetched again (a
+// duplicate rather than a loss).
 func (r *folderRun) stage(ctx context.Context, uid imap.UID, lit imap.LiteralReader, flags maildir.Flags, date time.Time, size int64) (*stagedMsg, error) {
 	guard := &literalGuard{r: lit, size: lit.Size(), s: r.s}
 	lf := newLFReader(guard)
@@ -313,24 +563,30 @@ func (r *folderRun) stage(ctx context.Context, uid imap.UID, lit imap.LiteralRea
 	}
 	if r.mda {
 		rec.unique = mdaUniqueFor(hasher.messageID())
-		r.st.msgs[uid] = rec
-		delete(r.st.pending, uid)
-		delete(r.refetch, uid)
-		err = r.j.Append(recMsg(recMessage, uid, rec))
-		if err == nil {
-			err = r.j.Sync()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("imap: %s: state: %w", r.name, err)
-		}
-		r.delivered++
-		r.bytes += staged.Size()
-		r.e.add(func(res *Result) { res.Delivered++; res.Bytes += staged.Size() })
-		r.emitDelivered(uid, staged, flags)
-		return nil, nil
+	} else {
+		rec.unique = staged.Unique()
 	}
-	rec.unique = staged.Unique()
 	return &stagedMsg{uid: uid, staged: staged, rec: rec}, nil
+}
+
+// mdaDelivered records a delivery to the MDA that stage made.
+func (r *folderRun) mdaDelivered(sm *stagedMsg) error {
+	uid, rec, staged := sm.uid, sm.rec, sm.staged
+	r.st.msgs[uid] = rec
+	delete(r.st.pending, uid)
+	delete(r.refetch, uid)
+	err := r.j.Append(recMsg(recMessage, uid, rec))
+	if err == nil {
+		err = r.j.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("imap: %s: state: %w", r.name, err)
+	}
+	r.delivered++
+	r.bytes += staged.Size()
+	r.e.add(func(res *Result) { res.Delivered++; res.Bytes += staged.Size() })
+	r.emitDelivered(uid, staged, rec.flags)
+	return nil
 }
 
 // commit makes a batch durable (DESIGN invariant 2): pending records and a

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -90,6 +91,9 @@ type engine struct {
 	opt      *Options
 	stateDir string      // StateDir/imap
 	caps     imap.CapSet // of the first connection: the server's
+	// bodyFirst: the server sent BODY[] before UID; bodies are fetched by
+	// sequence number for the rest of the run (see fetchNew).
+	bodyFirst atomic.Bool
 
 	mu  gosync.Mutex
 	res Result
@@ -363,6 +367,10 @@ func (e *engine) plan(folders []*serverFolder) ([]*folderJob, []error) {
 	}
 	for _, f := range folders {
 		if !f.selectable || !selected(e.opt.Patterns, f.path) {
+			continue
+		}
+		if f.unusable != nil { // a name that does not decode: never selected
+			fail(f, f.unusable)
 			continue
 		}
 		if e.opt.MDA != nil {

@@ -25,6 +25,12 @@
 //   - "dovecot -F" keeps the master in the foreground as our child; on
 //     SIGTERM it ends its children, then waits a fixed second for its log
 //     process, so Stop takes about a second.
+//   - Options.NamespacePrefix "INBOX." with NamespaceSeparator "."
+//     reproduces Courier's layout (NAMESPACE (("INBOX." "."))): INBOX and
+//     "INBOX.Name" folders; the helpers then take names in that form.
+//     Options.IMAPCapability sets imap_capability, the list announced after
+//     login (to hide NAMESPACE, say). Dovecot 2.3.19 does not offer
+//     UTF8=ACCEPT at all.
 //   - The IMAP hierarchy separator is '/' for every layout. Maildir++
 //     (the default) stores "a/b" as .a.b, so '.' is refused in names;
 //     with LAYOUT=fs "a.b" is a directory of its own. Names are stored in

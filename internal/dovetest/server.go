@@ -45,6 +45,15 @@ type Options struct {
 	// root, every directory above Dir must be searchable by others (o+x)
 	// for Dovecot's unprivileged processes.
 	Dir string
+	// NamespacePrefix and NamespaceSeparator configure the one (personal)
+	// namespace: "" keeps the default, no prefix and '/'. Prefix "INBOX."
+	// with separator "." is Courier's layout: INBOX, and every other
+	// folder named "INBOX.Name" ("INBOX.Archive.2024"); the helpers that
+	// take a mailbox name then take it in that form.
+	NamespacePrefix, NamespaceSeparator string
+	// IMAPCapability, when set, is Dovecot's imap_capability: the exact
+	// capability list announced after login, e.g. to hide an extension.
+	IMAPCapability string
 }
 
 // User is one mail account.
@@ -85,6 +94,8 @@ type Server struct {
 
 	dovecotBin, doveadmBin string
 	users                  []User
+	nsPrefix, nsSep        string // Options.NamespacePrefix, NamespaceSeparator
+	imapCaps               string // Options.IMAPCapability
 	ownDir                 bool   // Dir was created by StartServer and goes with Stop
 	baseDir                string // Dovecot's base_dir (sockets, master.pid)
 	ownBaseDir             bool   // baseDir is a separate temp dir (Dir too long for socket paths)
@@ -141,11 +152,17 @@ func StartServer(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNamespace(opt); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		Host:       "127.0.0.1",
 		dovecotBin: dovecotBin,
 		doveadmBin: doveadmBin,
 		users:      users,
+		nsPrefix:   opt.NamespacePrefix,
+		nsSep:      opt.NamespaceSeparator,
+		imapCaps:   opt.IMAPCapability,
 	}
 	if err := s.prepare(opt.Dir); err != nil {
 		s.removeDirs()
@@ -165,6 +182,20 @@ func StartServer(opt Options) (*Server, error) {
 	}
 	s.removeDirs()
 	return nil, fmt.Errorf("dovetest: %w", err)
+}
+
+// checkNamespace refuses namespace and capability settings that would
+// not survive being written into dovecot.conf.
+func checkNamespace(opt Options) error {
+	for _, v := range []string{opt.NamespacePrefix, opt.NamespaceSeparator, opt.IMAPCapability} {
+		if strings.ContainsAny(v, "\r\n\"#{}") {
+			return fmt.Errorf("dovetest: namespace or capability setting %q: no quotes, braces, '#' or line breaks", v)
+		}
+	}
+	if len([]rune(opt.NamespaceSeparator)) > 1 {
+		return fmt.Errorf("dovetest: namespace separator %q: one character", opt.NamespaceSeparator)
+	}
+	return nil
 }
 
 // instances numbers the servers this process starts.
@@ -773,21 +804,31 @@ func (s *Server) config() (string, error) {
 	p("  args = username_format=%%u %s", filepath.Join(s.Dir, "passwd"))
 	p("}")
 	p("")
+	sep := "/"
+	if s.nsSep != "" {
+		sep = s.nsSep
+	}
 	p("# The IMAP hierarchy separator is '/' for every user, whatever the")
-	p("# layout on disk. Maildir++ (the default) stores \"a/b\" as .a.b, so a")
-	p("# '.' cannot be part of a name there; with LAYOUT=fs the disk separator")
-	p("# is '/' too, and \"a.b\" is a plain directory. A '.' separator would")
-	p("# forbid dots under both layouts.")
+	p("# layout on disk, unless Options.NamespaceSeparator says otherwise.")
+	p("# Maildir++ (the default) stores \"a/b\" as .a.b, so a '.' cannot be")
+	p("# part of a name there; with LAYOUT=fs the disk separator is '/' too,")
+	p("# and \"a.b\" is a plain directory. A '.' separator would forbid dots")
+	p("# under both layouts (Courier's INBOX. prefix needs it).")
 	p("namespace inbox {")
 	p("  inbox = yes")
-	p("  separator = /")
-	p("  prefix =")
+	p("  separator = %s", sep)
+	p("  prefix = %s", s.nsPrefix)
 	for _, m := range []struct{ name, use string }{{"Drafts", `\Drafts`}, {"Sent", `\Sent`}, {"Trash", `\Trash`}, {"Junk", `\Junk`}, {"Archive", `\Archive`}} {
 		p("  mailbox %s {", m.name)
 		p("    special_use = %s", m.use)
 		p("  }")
 	}
 	p("}")
+	if s.imapCaps != "" {
+		p("protocol imap {")
+		p("  imap_capability = %s", s.imapCaps)
+		p("}")
+	}
 	p("")
 	chroot := ""
 	if !s.chown {

@@ -670,3 +670,44 @@ func TestUnprivileged(t *testing.T) {
 		t.Errorf("the unprivileged run left %d entries in its TMPDIR", len(entries))
 	}
 }
+
+// TestNamespaceAndCapability: a Courier-like namespace (prefix "INBOX.",
+// separator ".") and an imap_capability without NAMESPACE, as the sync
+// tests use them.
+func TestNamespaceAndCapability(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{NamespacePrefix: "INBOX.", NamespaceSeparator: ".", IMAPCapability: "IMAP4rev1 LIST-STATUS"})
+	if err := s.Seed("alice", "INBOX.Archive.2024", Generate(9, 2)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.loginIMAP("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var lines []string
+	collect := func(r *imapResponse) error {
+		lines = append(lines, string(r.text))
+		return nil
+	}
+	for _, cmd := range []string{"CAPABILITY", "NAMESPACE", `LIST "" "*"`} {
+		if _, err := c.run(cmd, nil, collect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"* CAPABILITY IMAP4rev1 LIST-STATUS", `* NAMESPACE (("INBOX." ".")) NIL NIL`, `"." INBOX.Archive.2024`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "CAPABILITY IMAP4rev1 LIST-STATUS NAMESPACE") {
+		t.Errorf("NAMESPACE still announced:\n%s", got)
+	}
+	if n, err := s.Count("alice", "INBOX.Archive.2024"); err != nil || n != 2 {
+		t.Errorf("Count = %d, %v", n, err)
+	}
+	if _, err := StartServer(Options{NamespacePrefix: "x\"y"}); err == nil {
+		t.Error("a prefix with a quote was accepted")
+	}
+}

@@ -1,8 +1,6 @@
 package sync
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -88,69 +84,35 @@ func readNames(dir string) ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
-// maxHeaderRead bounds how much of a local file is read for its header.
+// maxHeaderRead bounds how much of a message is read for its header.
 const maxHeaderRead = 64 << 10
 
 // fileMessageID returns the Message-ID of a local message file ("" when it
-// has none), as found in its header.
+// has none), normalized as maildir.NormalizeMessageID does.
 func fileMessageID(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	return headerMessageID(io.LimitReader(f, maxHeaderRead)), nil
+	hk, err := maildir.ReadHeaderKey(io.LimitReader(f, maxHeaderRead))
+	return hk.MessageID, err
 }
 
-// headerMessageID reads a header and returns its Message-ID, normalized:
-// spaces trimmed, angle brackets kept as they are. A header that does not
-// parse has no Message-ID.
+// headerMessageID reads a header and returns its Message-ID, normalized as
+// maildir.NormalizeMessageID does; "" when it has none.
 func headerMessageID(r io.Reader) string {
-	h, err := textproto.ReadHeader(bufio.NewReader(r))
-	if err != nil && h.Len() == 0 {
-		return ""
-	}
-	return normalizeMessageID(h.Get("Message-Id"))
+	hk, _ := maildir.ReadHeaderKey(r)
+	return hk.MessageID
 }
 
-func normalizeMessageID(s string) string {
-	s = strings.TrimSpace(s)
-	// Folded over several lines, an id may carry inner white space.
-	return strings.Join(strings.Fields(s), "")
-}
-
-// crlfSize is the size of a local (LF) file as the server counts it
-// (RFC822.SIZE, CRLF line ends): every LF not preceded by CR counts twice.
-func crlfSize(path string) (int64, error) {
+// fileMatchKey reads a whole local file for its Message-ID and its size as
+// the server counts it (RFC822.SIZE, CRLF line ends).
+func fileMatchKey(path string) (maildir.MatchKey, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return maildir.MatchKey{}, err
 	}
 	defer f.Close()
-	var n int64
-	buf := make([]byte, 64<<10)
-	prevCR := false
-	for {
-		m, err := f.Read(buf)
-		chunk := buf[:m]
-		n += int64(m)
-		for len(chunk) > 0 {
-			i := bytes.IndexByte(chunk, '\n')
-			if i < 0 {
-				prevCR = chunk[len(chunk)-1] == '\r'
-				break
-			}
-			if (i == 0 && !prevCR) || (i > 0 && chunk[i-1] != '\r') {
-				n++
-			}
-			prevCR = false
-			chunk = chunk[i+1:]
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	return maildir.ReadMatchKey(f)
 }

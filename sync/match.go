@@ -4,39 +4,34 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
+
+	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // A match key identifies a message by its content where its UID cannot:
 // it lets a local deletion (an R record) outlive a UIDVALIDITY change,
 // when the file it could be matched with is gone. It is "m" and 24 hex
-// digits of the SHA-256 of the message's Message-ID (normalized: white
-// space removed, one pair of angle brackets dropped), or, for a message
-// without one, "h" and 24 hex digits of the SHA-256 of its header (up to
-// 64 KiB, with LF line ends). Together with the size recorded in the M
-// record it finds the message again among a folder's new UIDs.
+// digits of the SHA-256 of the message's Message-ID (as
+// maildir.NormalizeMessageID gives it), or, for a message without one,
+// "h" and the first 24 hex digits of maildir.HeaderKey's header digest
+// (of the header read up to 64 KiB). Together with the size recorded in
+// the M record it finds the message again among a folder's new UIDs.
 
 // matchKeyLen is the length of a key: a letter and 12 bytes in hex.
 const matchKeyLen = 1 + 24
 
 // matchKeyOf returns the key of a message from its header as the server
-// sends it (CRLF or LF line ends).
+// sends it (CRLF or LF line ends), as maildir.ReadHeaderKey reads it.
 func matchKeyOf(header []byte) string {
-	if id := headerMessageID(bytes.NewReader(header)); id != "" {
-		return "m" + digest24(canonicalMessageID(id))
+	hk, _ := maildir.ReadHeaderKey(bytes.NewReader(header))
+	if hk.MessageID != "" {
+		return messageIDKey(hk.MessageID)
 	}
-	return "h" + digest24(string(bytes.ReplaceAll(header, []byte("\r\n"), []byte("\n"))))
+	return "h" + hex.EncodeToString(hk.Digest[:12])
 }
 
-// canonicalMessageID is a Message-ID without white space and without one
-// pair of enclosing angle brackets.
-func canonicalMessageID(id string) string {
-	id = strings.Join(strings.Fields(id), "")
-	if strings.HasPrefix(id, "<") && strings.HasSuffix(id, ">") && len(id) >= 2 {
-		id = id[1 : len(id)-1]
-	}
-	return id
-}
+// messageIDKey is the key of a message with the (normalized) Message-ID id.
+func messageIDKey(id string) string { return "m" + digest24(id) }
 
 func digest24(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -40,6 +40,7 @@ type candidate struct {
 	// and oldUID its UID then; nil when the state knows no such file.
 	old    *msgRecord
 	oldUID imap.UID
+	keyed  bool // msgID was read with the size
 }
 
 // rematch rebuilds the folder's state when its UIDs cannot be trusted
@@ -310,7 +311,7 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		switch {
 		case m.matched || !wantSize[m.size]:
 		case m.msgID != "":
-			keyOf[m.uid] = "m" + digest24(canonicalMessageID(m.msgID))
+			keyOf[m.uid] = messageIDKey(m.msgID)
 		case hKeys:
 			needHeader = append(needHeader, m.uid)
 		}
@@ -466,17 +467,18 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 				c.oldUID = u
 				c.size = c.old.size
 			} else {
-				size, err := crlfSize(e.Path)
+				k, err := fileMatchKey(e.Path)
 				if err != nil {
 					continue
 				}
-				c.size = size
+				c.size, c.msgID = k.Size, k.MessageID
+				c.keyed = true
 			}
 			out = append(out, c)
 		}
 	}
 	for _, c := range out {
-		if c.path == "" {
+		if c.path == "" || c.keyed {
 			continue
 		}
 		id, err := fileMessageID(c.path)

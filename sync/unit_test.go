@@ -317,8 +317,8 @@ func TestCRLFSize(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "m")
 		os.WriteFile(p, []byte(content), 0o600)
-		if got, err := crlfSize(p); err != nil || got != want {
-			t.Errorf("crlfSize(%q…) = %d, %v; want %d", truncate(content, 10), got, err, want)
+		if got, err := fileMatchKey(p); err != nil || got.Size != want {
+			t.Errorf("fileMatchKey(%q…).Size = %d, %v; want %d", truncate(content, 10), got.Size, err, want)
 		}
 	}
 }
@@ -354,8 +354,8 @@ func TestUniqueCore(t *testing.T) {
 
 func TestHeaderMessageID(t *testing.T) {
 	for in, want := range map[string]string{
-		"Message-ID: <a@b>\r\n\r\n":              "<a@b>",
-		"message-id:\r\n  <a@b>\r\nX: y\r\n\r\n": "<a@b>",
+		"Message-ID: <a@b>\r\n\r\n":              "a@b",
+		"message-id:\r\n  <a@b>\r\nX: y\r\n\r\n": "a@b",
 		"Subject: x\n\nbody":                     "",
 		"garbage":                                "",
 	} {

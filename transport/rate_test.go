@@ -40,12 +40,6 @@ func (c *stepClock) now() time.Time {
 	return c.t
 }
 
-func (c *stepClock) set(step time.Duration) {
-	c.mu.Lock()
-	c.step = step
-	c.mu.Unlock()
-}
-
 // withClock makes c's reads wait step each, by the returned clock.
 func withClock(c *Conn, step time.Duration) *stepClock {
 	clk := &stepClock{t: time.Unix(1e9, 0), step: step}

@@ -371,8 +371,24 @@ func (f *fakeServer) fetch(w io.Writer, tag, args string, msgs []*fakeMsg, byUID
 		if strings.Contains(items, "RFC822.SIZE") {
 			parts = append(parts, fmt.Sprintf("RFC822.SIZE %d", len(m.body)))
 		}
-		if strings.Contains(items, "BODY.PEEK[]") {
-			body := fmt.Sprintf("BODY[] {%d}\r\n%s", len(m.body), m.body)
+		var body string
+		switch {
+		case strings.Contains(items, "BODY.PEEK[]"):
+			body = fmt.Sprintf("BODY[] {%d}\r\n%s", len(m.body), m.body)
+		case strings.Contains(items, "BODY.PEEK[HEADER.FIELDS"):
+			var fields string
+			for _, line := range strings.SplitAfter(string(m.body), "\r\n") {
+				if line == "\r\n" {
+					break
+				}
+				if strings.HasPrefix(strings.ToLower(line), "message-id:") {
+					fields += line
+				}
+			}
+			fields += "\r\n"
+			body = fmt.Sprintf("BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n%s", len(fields), fields)
+		}
+		if body != "" {
 			if f.bodyBeforeUID {
 				parts = append([]string{body}, parts...)
 			} else {

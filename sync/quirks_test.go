@@ -158,6 +158,29 @@ func TestFetchBodyWithoutUID(t *testing.T) {
 
 // An MDA delivers while the body streams, before the UID after it is
 // read: each message still reaches it exactly once.
+// A re-match on a server that sends BODY[...] before UID: the Message-ID
+// headers it fetches must not be lost (they were, to go-imap's unilateral
+// handler, and every message was then downloaded again).
+func TestRematchItemsInAnyOrder(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(6))
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 6 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	f.bodyBeforeUID = true
+	// A lost state over a Maildir that holds the mail: re-matched.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	res, log, err := fakeRunWith(t, f, root, state, nil)
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("re-match: %+v, %v; want nothing downloaded; notices %v; commands %q", res, err, log.kind(report.Notice), f.commands)
+	}
+	assertNotice(t, log, "INBOX", "re-matched 6 by Message-ID")
+	checkFakeMirror(t, root, f.msgs)
+}
+
 func TestFetchItemsInAnyOrderMDA(t *testing.T) {
 	f := newFakeServer(t, fakeBodies(4))
 	f.bodyBeforeUID = true

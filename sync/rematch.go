@@ -383,11 +383,30 @@ func (r *folderRun) serverMessages(ctx context.Context) ([]*serverMsg, error) {
 	if r.sel.NumMessages == 0 {
 		return nil, nil
 	}
+	out, err := r.serverMessagesBy(ctx, r.e.bodyFirst.Load())
+	if err == nil && !r.e.bodyFirst.Load() && r.s.orphanBodies.Load() > 0 {
+		// The server sends BODY[...] before UID: go-imap lost those
+		// responses. By sequence number, every one is matched.
+		r.e.bodyFirst.Store(true)
+		out, err = r.serverMessagesBy(ctx, true)
+	}
+	return out, err
+}
+
+// serverMessagesBy is serverMessages with UID FETCH 1:*, or with FETCH
+// 1:* by sequence numbers (bySeq), which go-imap matches whatever the
+// order of the items in a response.
+func (r *folderRun) serverMessagesBy(ctx context.Context, bySeq bool) ([]*serverMsg, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
-	cmd := r.s.c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true,
+	var all imap.NumSet = imap.UIDSet{{Start: 1, Stop: 0}}
+	if bySeq {
+		all = imap.SeqSet{{Start: 1, Stop: 0}}
+	}
+	r.s.orphanBodies.Store(0)
+	cmd := r.s.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{section}})
 	var out []*serverMsg
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {

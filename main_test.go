@@ -1241,3 +1241,55 @@ func TestDovecotCLIDiskFull(t *testing.T) {
 		t.Errorf("%d messages left on the server", n)
 	}
 }
+
+// The trust edges through the CLI: the same IMAP account pointed at a new
+// Maildir with --expunge-remote deletes nothing on the server (the dry run
+// says so first), and a real mass deletion is held back with exit 5 until
+// --allow-mass-delete.
+func TestDovecotCLITrustEdges(t *testing.T) {
+	srv := cliServer(t, "i-edge")
+	e := newServerEnv(t, srv)
+	e.config(t, e.account("work", "imap", "i-edge"))
+	msgs := testMessages("edge", 40)
+	mustSeed(t, srv, "i-edge", "INBOX", msgs)
+	wantRun(t, 0, "imap", "sync")
+	sameMessages(t, e.maildir("work"), raws(msgs))
+
+	// Another Maildir: the state does not describe it.
+	other := filepath.Join(e.dir, "Other")
+	stdout, stderr := wantRun(t, 0, "imap", "sync", "--maildir", other, "--expunge-remote", "--dry-run")
+	if strings.Contains(stdout+stderr, "would delete") || !strings.Contains(stdout+stderr, "is new or empty") {
+		t.Errorf("dry run over another Maildir:\nstdout %s\nstderr %s", stdout, stderr)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("the dry run created the Maildir")
+	}
+	wantRun(t, 0, "imap", "sync", "--maildir", other, "--expunge-remote")
+	if n := mustCount(t, srv, "i-edge", "INBOX"); n != len(msgs) {
+		t.Fatalf("the server has %d of %d messages", n, len(msgs))
+	}
+	sameMessages(t, other, raws(msgs))
+
+	// A real deletion of 30 of 40 in the Maildir the state describes now.
+	n := 0
+	for path := range delivered(t, other) {
+		if n == 30 {
+			break
+		}
+		if err := os.Remove(filepath.Join(other, path)); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	code, stdout, stderr := runCLI(t, "imap", "sync", "--maildir", other, "--expunge-remote")
+	if code != 5 || !strings.Contains(stderr, "refusing to delete 30 of the 40 messages on the server") || !strings.Contains(stderr, "--allow-mass-delete") {
+		t.Fatalf("mass deletion: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if n := mustCount(t, srv, "i-edge", "INBOX"); n != len(msgs) {
+		t.Fatalf("the guard let %d messages go", len(msgs)-n)
+	}
+	wantRun(t, 0, "imap", "sync", "--maildir", other, "--expunge-remote", "--allow-mass-delete")
+	if n := mustCount(t, srv, "i-edge", "INBOX"); n != 10 {
+		t.Errorf("with consent the server has %d messages, want 10", n)
+	}
+}

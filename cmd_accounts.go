@@ -7,10 +7,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mailfetch/mailfetch/config"
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/fetch"
-	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/internal/config"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
 	mailsync "github.com/mailfetch/mailfetch/sync"
 )
 

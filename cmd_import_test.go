@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/internal/config"
 )
 
 const importMBSyncrc = `IMAPAccount work

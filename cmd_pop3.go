@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mailfetch/mailfetch/config"
 	"github.com/mailfetch/mailfetch/fetch"
-	"github.com/mailfetch/mailfetch/report"
+	"github.com/mailfetch/mailfetch/internal/config"
+	"github.com/mailfetch/mailfetch/internal/report"
 )
 
 func pop3Command() *cli.Command {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/internal/config"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 // connection turns an account's TLS settings into the transport's.

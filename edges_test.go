@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/internal/config"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
 )
 

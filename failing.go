@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/mailfetch/mailfetch/config"
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/config"
+	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 

@@ -24,7 +24,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/internal/config"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
 )
 

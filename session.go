@@ -12,10 +12,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/mailfetch/mailfetch/config"
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/config"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
 )
 
 // loadAccounts returns the accounts of protocol that this run works on, with

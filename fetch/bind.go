@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 

@@ -15,9 +15,9 @@ import (
 	"testing"
 
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/report"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 // Tests of the state's binding to its Maildir (DESIGN invariant 8), against

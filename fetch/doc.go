@@ -168,4 +168,9 @@
 // server may refuse (LOGIN-DELAY) or answer IN-USE while it still holds
 // the first session's lock. Should that reading fail, nothing is deleted in
 // that session; the next run deletes what was delivered.
+//
+// Its API is not a stable library interface: the package sits at the top
+// of the module only because the project keeps its engines and its store
+// there (see the README's Architecture); nothing outside mailfetch
+// imports it, and the packages below it live under internal/.
 package fetch

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
-	"github.com/mailfetch/mailfetch/report"
-	"github.com/mailfetch/mailfetch/transport"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
+	"github.com/mailfetch/mailfetch/internal/transport"
 )
 
 // Tests against the real Dovecot of internal/dovetest. Dovecot stores the

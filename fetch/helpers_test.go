@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailfetch/mailfetch/internal/report"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 // recorder is a Sink that keeps every event.

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
-	"github.com/mailfetch/mailfetch/transport"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/transport"
 )
 
 // courierMessages are messages as a Courier POP3 server holds them: some

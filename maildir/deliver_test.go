@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 const testMsg = "From: Alice <alice@example.org>\r\nSubject: test\r\nMessage-ID: <t1@example.org>\r\n\r\nHello.\r\n"

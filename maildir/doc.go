@@ -148,4 +148,9 @@
 // is what a crash leaves: it is ignored and cut off when the journal is
 // opened. A corrupt line before the last is an error. Rewrite compacts a
 // journal with WriteFileAtomic.
+//
+// Its API is not a stable library interface: the package sits at the top
+// of the module only because the project keeps its engines and its store
+// there (see the README's Architecture); nothing outside mailfetch
+// imports it, and the packages below it live under internal/.
 package maildir

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // Every test here stops the processes it starts: a failed or timed-out

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // Layout is how folders below the root Maildir are laid out on disk.

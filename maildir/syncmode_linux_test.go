@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 	"golang.org/x/sys/unix"
 )
 

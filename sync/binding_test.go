@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
 )
 
 // withRoot points a run at another Maildir root, as a user does who edits

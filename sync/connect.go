@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
 
-	"github.com/mailfetch/mailfetch/failure"
-	"github.com/mailfetch/mailfetch/transport"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/transport"
 )
 
 // session is one authenticated IMAP connection.

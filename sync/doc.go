@@ -227,4 +227,9 @@
 // closes it on its own only when a response does not parse, so an error
 // after such a close is failure.Protocol (a later run meets it again),
 // while a connection cut or timed out stays failure.Temporary.
+//
+// Its API is not a stable library interface: the package sits at the top
+// of the module only because the project keeps its engines and its store
+// there (see the README's Architecture); nothing outside mailfetch
+// imports it, and the packages below it live under internal/.
 package sync

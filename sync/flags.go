@@ -11,8 +11,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
 )
 
 // syncedFlags are the Maildir flags that have an IMAP system flag. Others

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/report"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 // fsUser has Dovecot's LAYOUT=fs: '/' as delimiter, dots allowed in names.

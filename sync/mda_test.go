@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
 )
 
 // MDA mode: a one-way fetch of new mail into a command, UIDs tracked.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/failure"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 

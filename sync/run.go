@@ -15,10 +15,10 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/report"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 // Options configures a sync run of one account.

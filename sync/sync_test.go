@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/mailfetch/mailfetch/internal/dovetest"
+	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/report"
 )
 
 // initialFolders are the folders of the initial-sync test: nested, a

@@ -16,7 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // streamConn is a net.Conn over a reader (the server's bytes) that

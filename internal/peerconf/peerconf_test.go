@@ -17,7 +17,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"github.com/mailfetch/mailfetch/config"
+	"github.com/mailfetch/mailfetch/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the want.toml sections of testdata/*/*.txtar")

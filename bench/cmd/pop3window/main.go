@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/mailfetch/mailfetch/fetch"
+	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
-	"github.com/mailfetch/mailfetch/transport"
 )
 
 func main() {

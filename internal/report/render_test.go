@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 func decodeLines(t *testing.T, b []byte) []map[string]any {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // Defaults for Options. RFC 1939 limits a response line to 512 octets; real

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // Default timeouts, used where Timeouts leaves a field zero.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // testEnv gives the test a home directory of its own and no XDG variables,

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // greetTLS is a POP3-like TLS server: handshake, greeting, then it echoes

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // noTerminal makes the test run as if standard input were not a terminal,

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-sasl"
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // cramMD5 is a test-only SASL CRAM-MD5 client (RFC 2195); go-sasl has none.

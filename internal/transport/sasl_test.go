@@ -7,7 +7,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // saslStep is one challenge from the server and the response expected.

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // Protocols.

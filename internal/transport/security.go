@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // TLSMode says when a connection is encrypted. The zero value is

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // lockHelperEnv makes the test binary a lock holder (see TestMain): it locks

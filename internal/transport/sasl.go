@@ -10,7 +10,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
-	"github.com/mailfetch/mailfetch/failure"
+	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
 // SASL mechanism names, as servers advertise them.

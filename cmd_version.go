@@ -22,13 +22,27 @@ func buildVersion() string {
 	return "(devel)"
 }
 
+// versionLine is what `mailfetch version`, `--version` and the first line
+// of a --trace say: the version, the Go release and the platform, all a
+// bug report needs to name the build.
+func versionLine() string {
+	return fmt.Sprintf("mailfetch %s (%s, %s/%s)", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print mailfetch's version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "mailfetch %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(c.App.Writer, versionLine())
 			return nil
 		},
 	}
+}
+
+func init() {
+	// --version and -V (-v is --verbose) print what `mailfetch version`
+	// prints.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version and exit"}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
 }

@@ -44,7 +44,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"Accounts come from a TOML config file (default $XDG_CONFIG_HOME/mailfetch/config.toml) or from flags.\n" +
 			"Every account setting can be given as a flag; flags override the file.\n\n" + exitCodesHelp,
 		Version:              buildVersion(),
-		HideVersion:          true,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,

@@ -19,9 +19,12 @@ func accountsCommand() *cli.Command {
 		Name:      "accounts",
 		Usage:     "show the configured accounts as resolved (secrets hidden); --check logs in to each",
 		UsageText: "mailfetch accounts [--check] [options]",
-		Flags: append(append(runFlags(), accountFlags()...),
-			&cli.BoolFlag{Name: "check", Usage: "log in to each account and report what the server offers"},
-		),
+		// The account settings show how flags override the file.
+		Flags: concat(selectFlags(), []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per account", DisableDefaultText: true},
+			traceFlag(),
+			&cli.BoolFlag{Name: "check", Usage: "log in to each account and report what the server offers", DisableDefaultText: true},
+		}, accountFlags()),
 		Action: runAccountsCommand,
 	}
 }

@@ -36,15 +36,17 @@ func imapCommand() *cli.Command {
 					"UIDVALIDITY and UID; a UIDVALIDITY change is repaired by re-matching, not by re-downloading.\n" +
 					"With --mda the sync becomes a one-way fetch of new mail into the command: UIDs are tracked,\n" +
 					"flags are not, since a pipe keeps no files.\n\n" + exitCodesHelp,
-				Flags:  append(append(runFlags(), accountFlags()...), imapSyncFlags()...),
+				Flags:  concat(runFlags(), accountFlags(), imapSyncFlags()),
 				Action: runIMAPSync,
 			},
 			{
 				Name:      "list",
 				Usage:     "list the account's folders with message and unseen counts and their local paths",
 				UsageText: "mailfetch imap list [options]",
-				Flags:     append(append(runFlags(), accountFlags()...), imapSyncFlags()...),
-				Action:    runIMAPList,
+				// A listing changes nothing: no --dry-run, no sync settings.
+				Flags: concat(selectFlags(), outputFlags(), []cli.Flag{waitFlag()},
+					connectionFlags(), deliveryFlags(), []cli.Flag{foldersFlag()}),
+				Action: runIMAPList,
 			},
 		},
 	}

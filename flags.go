@@ -8,68 +8,133 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// Flags come in groups; each command offers the groups that apply to it
+// (`imap list` has no --dry-run or --jobs, `accounts` no --wait). Every
+// run flag is also accepted before the command name (`mailfetch --quiet
+// pop3`), which is why the app has all of runFlags.
+
 // runFlags are the flags that steer a run rather than describe an account.
-// They are accepted both before and after the command name
-// (`mailfetch --quiet pop3` and `mailfetch pop3 --quiet`).
 func runFlags() []cli.Flag {
+	return concat(selectFlags(), outputFlags(), []cli.Flag{dryRunFlag(), waitFlag()})
+}
+
+// selectFlags pick the config file and the accounts.
+func selectFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read accounts from `FILE` (default $XDG_CONFIG_HOME/mailfetch/config.toml)", EnvVars: []string{"MAILFETCH_CONFIG"}},
-		&cli.StringSliceFlag{Name: "account", Aliases: []string{"a"}, Usage: "run only the account `NAME` (repeatable; default: every account of the protocol)"},
-		&cli.BoolFlag{Name: "json", Usage: "print JSON Lines on stdout: one object per message, a summary last"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print a line per message"},
-		&cli.BoolFlag{Name: "trace", Usage: "print the protocol transcript on stderr (credentials redacted)"},
-		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "connect and list exactly what would be fetched, changed and deleted; change nothing"},
-		&cli.GenericFlag{Name: "wait", Value: &waitValue{}, Usage: "when another run holds the account's lock, wait for it (up to `DURATION` with --wait=DURATION) instead of exiting with code 4"},
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "read accounts from `FILE`", DefaultText: "$XDG_CONFIG_HOME/mailfetch/config.toml", EnvVars: []string{"MAILFETCH_CONFIG"}},
+		&cli.StringSliceFlag{Name: "account", Aliases: []string{"a"}, Usage: "run only the account `NAME` (repeatable)", DefaultText: "every account of the protocol"},
 	}
 }
+
+// outputFlags choose what is printed.
+func outputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "print JSON Lines on stdout: one object per message, a summary last", DisableDefaultText: true},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", DisableDefaultText: true},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print a line per message", DisableDefaultText: true},
+		traceFlag(),
+	}
+}
+
+func traceFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "trace", Usage: "print the protocol transcript on stderr (credentials redacted)", DisableDefaultText: true}
+}
+
+func dryRunFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "connect and list exactly what would be fetched, changed and deleted; change nothing", DisableDefaultText: true}
+}
+
+func waitFlag() cli.Flag {
+	return &cli.GenericFlag{Name: "wait", Value: &waitValue{}, Usage: "when another run holds the account's lock, wait for it (up to `DURATION` with --wait=DURATION) instead of exiting with code 4", DefaultText: "exit at once"}
+}
+
+// accountCategory heads the account settings in --help.
+const accountCategory = "Account settings (override the config file)"
 
 // accountFlags describe one account: every config key has a flag of the same
 // name. With a config file they override the selected accounts' settings;
 // without one, --host (and --protocol's command) make a one-off account.
 func accountFlags() []cli.Flag {
-	const cat = "Account settings (override the config file)"
+	return concat(connectionFlags(), deliveryFlags(), limitFlags())
+}
+
+// connectionFlags say how to reach and log in to the server.
+func connectionFlags() []cli.Flag {
+	const cat = accountCategory
 	return []cli.Flag{
-		&cli.StringFlag{Name: "host", Category: cat, Usage: "server host name"},
-		&cli.IntFlag{Name: "port", Category: cat, Usage: "server port (default 995/110 for POP3, 993/143 for IMAP by --tls)"},
-		&cli.StringFlag{Name: "tls", Category: cat, Usage: "`MODE`: implicit (default), starttls (required, never downgraded) or none"},
+		&cli.StringFlag{Name: "host", Category: cat, Usage: "server `HOST` name"},
+		&cli.IntFlag{Name: "port", Category: cat, Usage: "server `PORT`", DefaultText: "995/110 for POP3, 993/143 for IMAP, by --tls"},
+		&cli.StringFlag{Name: "tls", Category: cat, Usage: "`MODE`: implicit, starttls (required, never downgraded) or none", DefaultText: "implicit"},
 		&cli.StringFlag{Name: "ca-file", Category: cat, Usage: "trust the certificates in `FILE` instead of the system roots"},
 		&cli.StringFlag{Name: "fingerprint", Category: cat, Usage: "accept only the server certificate with this SHA-256 `HEX` fingerprint"},
-		&cli.BoolFlag{Name: "allow-plaintext", Category: cat, Usage: "allow sending credentials without TLS (with --tls none)"},
-		&cli.StringFlag{Name: "user", Category: cat, Usage: "login name"},
-		&cli.StringFlag{Name: "auth", Category: cat, Usage: "`MECH`: auto, plain, login, cram-md5, xoauth2, oauthbearer (apop, user: POP3 only)"},
+		&cli.BoolFlag{Name: "allow-plaintext", Category: cat, Usage: "allow sending credentials without TLS (with --tls none)", DisableDefaultText: true},
+		&cli.StringFlag{Name: "user", Category: cat, Usage: "login `NAME`"},
+		&cli.StringFlag{Name: "auth", Category: cat, Usage: "`MECH`: auto, plain, login, cram-md5, xoauth2, oauthbearer (apop, user: POP3 only)", DefaultText: "auto"},
 		&cli.StringFlag{Name: "password-command", Category: cat, Usage: "run `CMD` with sh -c; the first line of its output is the password or OAuth2 token"},
 		&cli.StringFlag{Name: "password-file", Category: cat, Usage: "read the password from the first line of `FILE` (mode 0600)"},
 		&cli.StringFlag{Name: "password-env", Category: cat, Usage: "read the password from the environment variable `NAME`"},
+		&cli.DurationFlag{Name: "timeout", Category: cat, Usage: "network I/O timeout: a server silent for `DURATION`, or sending less than 1 KiB in that long, fails the run with 75", DefaultText: "60s"},
+	}
+}
+
+// deliveryFlags say where mail and state go.
+func deliveryFlags() []cli.Flag {
+	const cat = accountCategory
+	return []cli.Flag{
 		&cli.StringFlag{Name: "maildir", Category: cat, Usage: "deliver into the Maildir at `DIR` (created if missing)"},
-		&cli.StringFlag{Name: "layout", Category: cat, Usage: "folder layout: maildir++ (default, .Sub.Folder) or fs (nested directories)"},
+		&cli.StringFlag{Name: "layout", Category: cat, Usage: "folder `LAYOUT`: maildir++ (.Sub.Folder) or fs (nested directories)", DefaultText: "maildir++"},
 		&cli.StringFlag{Name: "mda", Category: cat, Usage: "pipe each message into `CMD` (sh -c) instead of a Maildir; exit 0 means delivered"},
-		&cli.StringFlag{Name: "state-dir", Category: cat, Usage: "keep the account's state and lock in `DIR` (default $XDG_STATE_HOME/mailfetch/ACCOUNT)"},
-		&cli.DurationFlag{Name: "timeout", Category: cat, Usage: "network I/O timeout: a server silent this long, or sending less than 1 KiB in this long, fails the run with 75 (default 60s)"},
-		&cli.DurationFlag{Name: "deadline", Category: cat, Usage: "stop the run safely after `DURATION` from its start, and exit 75 (default 2h; 0: none)"},
-		&cli.DurationFlag{Name: "fail-after", Category: cat, Usage: "exit 69 instead of 75 once temporary failures have gone on for `DURATION` (default 24h; 0: never)"},
+		stateDirFlag(),
+	}
+}
+
+func stateDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "state-dir", Category: accountCategory, Usage: "keep the account's state and lock in `DIR`", DefaultText: "$XDG_STATE_HOME/mailfetch/ACCOUNT"}
+}
+
+// limitFlags bound a run and its failures.
+func limitFlags() []cli.Flag {
+	const cat = accountCategory
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "deadline", Category: cat, Usage: "stop the run safely after `DURATION` from its start, and exit 75 (0: none)", DefaultText: "2h"},
+		&cli.DurationFlag{Name: "fail-after", Category: cat, Usage: "exit 69 instead of 75 once temporary failures have gone on for `DURATION` (0: never)", DefaultText: "24h"},
 	}
 }
 
 func pop3Flags() []cli.Flag {
 	const cat = "POP3"
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "keep", Category: cat, Usage: "leave mail on the server; remember UIDLs so each message is fetched once"},
-		&cli.BoolFlag{Name: "all", Category: cat, Usage: "with --keep: fetch every message, also those fetched before"},
-		&cli.IntFlag{Name: "delete-after", Category: cat, Usage: "with --keep: delete messages `DAYS` days after they were first fetched"},
-		&cli.Int64Flag{Name: "max-size", Category: cat, Usage: "skip (and report) messages larger than `BYTES`"},
-		&cli.IntFlag{Name: "max-messages", Category: cat, Usage: "fetch at most `N` messages in this run"},
+		&cli.BoolFlag{Name: "keep", Category: cat, Usage: "leave mail on the server; remember UIDLs so each message is fetched once", DisableDefaultText: true},
+		&cli.BoolFlag{Name: "all", Category: cat, Usage: "with --keep: fetch every message, also those fetched before", DisableDefaultText: true},
+		&cli.IntFlag{Name: "delete-after", Category: cat, Usage: "with --keep: delete messages `DAYS` days after they were first fetched", DefaultText: "never"},
+		&cli.Int64Flag{Name: "max-size", Category: cat, Usage: "skip (and report) messages larger than `BYTES`", DefaultText: "no limit"},
+		&cli.IntFlag{Name: "max-messages", Category: cat, Usage: "fetch at most `N` messages in this run", DefaultText: "no limit"},
 	}
 }
 
+// imapCategory heads the IMAP settings in --help.
+const imapCategory = "IMAP"
+
+func foldersFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "folders", Category: imapCategory, Usage: "folder `PATTERN`s as mbsync's Patterns: * and %, !PATTERN excludes (repeatable)", DefaultText: "*"}
+}
+
 func imapSyncFlags() []cli.Flag {
-	const cat = "IMAP"
+	const cat = imapCategory
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "folders", Category: cat, Usage: "folder `PATTERN`s as mbsync's Patterns: * and %, !PATTERN excludes (repeatable; default *)"},
-		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Category: cat, Usage: "sync up to `N` folders in parallel (default 4, at most 8)"},
-		&cli.BoolFlag{Name: "expunge-remote", Category: cat, Usage: "delete on the server the messages deleted locally"},
-		&cli.BoolFlag{Name: "allow-mass-delete", Category: cat, Usage: "allow this run to delete more than 100 messages, or more than a quarter, of a folder (on either side); without it such deletions are held back and the run exits 5"},
+		foldersFlag(),
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Category: cat, Usage: "sync up to `N` folders in parallel (at most 8)", DefaultText: "4"},
+		&cli.BoolFlag{Name: "expunge-remote", Category: cat, Usage: "delete on the server the messages deleted locally", DisableDefaultText: true},
+		&cli.BoolFlag{Name: "allow-mass-delete", Category: cat, Usage: "allow this run to delete more than 100 messages, or more than a quarter, of a folder (on either side); without it such deletions are held back and the run exits 5", DisableDefaultText: true},
 	}
+}
+
+func concat(groups ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }
 
 // lookup finds the innermost context in which the flag was set, so that a

@@ -89,9 +89,15 @@ func imapOptions(a *config.Account, secret string, sink report.Sink, trace trace
 }
 
 func runIMAPSync(c *cli.Context) error {
+	return runAccounts(c, config.ProtocolIMAP, fetching, imapSyncRun(c))
+}
+
+// imapSyncRun is what `imap sync` (and `run`, for IMAP accounts) does with
+// one account.
+func imapSyncRun(c *cli.Context) accountRun {
 	trace := traceWriter(c)
 	dry := flagBool(c, "dry-run")
-	return runAccounts(c, "imap", fetching, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
+	return func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
 		opt, err := imapOptions(a, secret, sink, trace, dry)
 		if err != nil {
 			return err
@@ -99,7 +105,7 @@ func runIMAPSync(c *cli.Context) error {
 		opt.AllowMassDelete = flagBool(c, "allow-mass-delete")
 		_, err = mailsync.Run(ctx, opt)
 		return err
-	})
+	}
 }
 
 func runIMAPList(c *cli.Context) error {

@@ -26,17 +26,23 @@ func pop3Command() *cli.Command {
 }
 
 func runPOP3(c *cli.Context) error {
+	return runAccounts(c, config.ProtocolPOP3, fetching, pop3Run(c))
+}
+
+// pop3Run is what `pop3` (and `run`, for POP3 accounts) does with one
+// account.
+func pop3Run(c *cli.Context) accountRun {
 	trace := traceWriter(c)
 	dry := flagBool(c, "dry-run")
-	return runAccounts(c, "pop3", fetching, func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
+	return func(ctx context.Context, a *config.Account, secret string, sink report.Sink) error {
 		opt, err := pop3Options(a, secret, sink, trace, dry)
-		opt.All = c.Bool("all")
 		if err != nil {
 			return err
 		}
+		opt.All = flagBool(c, "all")
 		_, err = fetch.Run(ctx, opt)
 		return err
-	})
+	}
 }
 
 // pop3Options turns an account into the engine's settings.

@@ -213,7 +213,7 @@ func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRu
 		if err != nil {
 			failed = append(failed, err)
 		}
-		r.Emit(report.Event{Kind: report.AccountDone, Account: a.Name, Protocol: protocol, Err: err})
+		r.Emit(report.Event{Kind: report.AccountDone, Account: a.Name, Protocol: a.Protocol, Err: err})
 	}
 	if stop == nil {
 		stop = signalOf(c.Context)

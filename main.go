@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	for _, c := range app.Commands {
 		setUsageErrors(c)
 	}
+	setCompletion(app)
 	return app
 }
 
@@ -95,7 +96,9 @@ func main() {
 // run runs the app and returns the exit code; the error, if any, has been
 // printed once on stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	app := newApp(stdout, stderr)
+	app.Metadata = map[string]any{argsKey: args}
+	err := app.RunContext(ctx, args)
 	var printed *alreadyReported
 	if stop := signalOf(ctx); stop != nil {
 		// Stopped by a signal: whatever the command made of it, one line

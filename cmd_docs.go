@@ -13,9 +13,19 @@ import (
 // (a test keeps the two the same).
 func manCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "man",
-		Usage:  "print the mailfetch(1) man page (roff); install it with: mailfetch man > ~/.local/share/man/man1/mailfetch.1",
-		Action: func(c *cli.Context) error { return writeMan(c.App) },
+		Name:      "man",
+		Usage:     "print a man page (roff): mailfetch(1), or with 5 mailfetch.toml(5), the config file",
+		UsageText: "mailfetch man [1|5] > ~/.local/share/man/man1/mailfetch.1",
+		Action: func(c *cli.Context) error {
+			switch c.Args().First() {
+			case "", "1":
+				return writeMan(c.App)
+			case "5", "toml":
+				_, err := fmt.Fprint(c.App.Writer, tomlManPage())
+				return err
+			}
+			return failure.New(failure.Usage, fmt.Sprintf("man: no section %q: 1 (mailfetch) or 5 (mailfetch.toml)", c.Args().First()))
+		},
 	}
 }
 
@@ -24,7 +34,7 @@ func writeMan(app *cli.App) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(app.Writer, page)
+	_, err = fmt.Fprint(app.Writer, page+manSections())
 	return err
 }
 

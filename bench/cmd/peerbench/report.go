@@ -76,7 +76,8 @@ func (b *bench) report(w io.Writer) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "## peerbench %s\n\n", b.started.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "Host %s, %d CPUs, %s. Load average (1/5/15 min) at start %s, at end %s.\n", host, runtime.NumCPU(), kernel(), b.loadStart, b.loadEnd)
-	fmt.Fprintf(w, "Runs: %d (slow peers: %d), medians; warm-up run per fast tool: %v. Proxy delay %v each way.\n\n", b.opt.runs, b.opt.slowRuns, b.opt.warmup, b.opt.oneWay)
+	fmt.Fprintf(w, "Runs: %d (slow peers: %d), medians; sub-second cases: at least %d samples (re-sync phases %d× per run); warm-up run per fast tool: %v. Proxy delay %v each way; %v pause before each re-sync.\n\n",
+		b.opt.runs, b.opt.slowRuns, b.opt.fastRuns, b.opt.resyncRepeats(), b.opt.warmup, b.opt.oneWay, b.opt.pause)
 	var names []string
 	for _, t := range tools {
 		if v, ok := b.versions[t.name]; ok {
@@ -87,6 +88,10 @@ func (b *bench) report(w io.Writer) {
 	if b.source != "" {
 		fmt.Fprintf(w, "mailfetch built from %s.\n\n", b.source)
 	}
+	if len(b.opt.mailfetchFlags) > 0 {
+		fmt.Fprintf(w, "mailfetch run with the extra flags `%s`.\n\n", strings.Join(b.opt.mailfetchFlags, " "))
+	}
+	b.issueTable(w)
 
 	for _, proto := range []string{"pop3", "imap"} {
 		var rows [][]string
@@ -114,8 +119,9 @@ func (b *bench) report(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	b.rssTable(w)
 	if lines := b.targets(); len(lines) > 0 {
-		fmt.Fprintln(w, "### Targets")
+		fmt.Fprintln(w, "### Earlier targets")
 		fmt.Fprintln(w)
 		for _, l := range lines {
 			fmt.Fprintf(w, "- %s\n", l)
@@ -140,7 +146,7 @@ func (b *bench) report(w io.Writer) {
 
 func (b *bench) row(c *cell, ph string) []string {
 	s := c.samples[ph]
-	ok := fmt.Sprintf("%d/%d", len(s), c.runs)
+	ok := fmt.Sprintf("%d/%d", len(s), c.attempts[ph])
 	if len(s) == 0 {
 		return []string{c.box.describe(), linkName(c.delay), ph, c.tool.name, "—", "—", "—", "—", "—", ok}
 	}
@@ -222,38 +228,61 @@ func kernel() string {
 	return "Linux " + strings.TrimSpace(string(data))
 }
 
-// writeJSON writes every sample with its cell, for later analysis.
+// writeJSON writes every sample with its cell, the options that name
+// the mailboxes, and issue 10's table, for later analysis.
 func (b *bench) writeJSON(path string) error {
-	type jsonCell struct {
-		Tool     string              `json:"tool"`
-		Version  string              `json:"version"`
-		Proto    string              `json:"proto"`
-		Mailbox  string              `json:"mailbox"`
-		Messages int                 `json:"messages"`
-		Folders  int                 `json:"folders"`
-		DelayMS  int64               `json:"one_way_delay_ms"`
-		Runs     int                 `json:"runs"`
-		Samples  map[string][]sample `json:"samples"`
-		Failures []string            `json:"failures,omitempty"`
-	}
-	doc := struct {
-		Source    string     `json:"mailfetch_source,omitempty"`
-		Started   time.Time  `json:"started"`
-		LoadStart string     `json:"load_start"`
-		LoadEnd   string     `json:"load_end"`
-		CPUs      int        `json:"cpus"`
-		Cells     []jsonCell `json:"cells"`
-	}{b.source, b.started, b.loadStart, b.loadEnd, runtime.NumCPU(), nil}
-	for _, c := range b.cells {
-		doc.Cells = append(doc.Cells, jsonCell{
-			Tool: c.tool.name, Version: b.versions[c.tool.name], Proto: c.proto,
-			Mailbox: c.box.describe(), Messages: c.box.total(), Folders: len(c.box.folders),
-			DelayMS: c.delay.Milliseconds(), Runs: c.runs, Samples: c.samples, Failures: c.failures,
-		})
-	}
-	data, err := json.MarshalIndent(doc, "", "  ")
+	data, err := json.MarshalIndent(b.jsonDoc(), "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+type jsonCell struct {
+	Tool       string              `json:"tool"`
+	Version    string              `json:"version"`
+	Proto      string              `json:"proto"`
+	Mailbox    string              `json:"mailbox"`
+	User       string              `json:"user"`
+	Accounts   int                 `json:"accounts,omitempty"`
+	DeleteMode bool                `json:"delete_mode,omitempty"`
+	Messages   int                 `json:"messages"`
+	Folders    int                 `json:"folders"`
+	DelayMS    int64               `json:"one_way_delay_ms"`
+	Scenarios  []string            `json:"scenarios"`
+	Runs       int                 `json:"runs"`
+	Repeats    int                 `json:"resync_repeats"`
+	Attempts   map[string]int      `json:"attempts"`
+	Samples    map[string][]sample `json:"samples"`
+	Failures   []string            `json:"failures,omitempty"`
+}
+
+type jsonDoc struct {
+	Source         string      `json:"mailfetch_source,omitempty"`
+	MailfetchFlags []string    `json:"mailfetch_flags,omitempty"`
+	Started        time.Time   `json:"started"`
+	LoadStart      string      `json:"load_start"`
+	LoadEnd        string      `json:"load_end"`
+	CPUs           int         `json:"cpus"`
+	Runs           int         `json:"runs"`
+	FastRuns       int         `json:"fast_runs"`
+	Targets        []targetRow `json:"issue10_targets,omitempty"`
+	RSS            *rssGrowth  `json:"imap_rss_growth,omitempty"`
+	Cells          []jsonCell  `json:"cells"`
+}
+
+func (b *bench) jsonDoc() jsonDoc {
+	doc := jsonDoc{Source: b.source, MailfetchFlags: b.opt.mailfetchFlags, Started: b.started,
+		LoadStart: b.loadStart, LoadEnd: b.loadEnd, CPUs: runtime.NumCPU(),
+		Runs: b.opt.runs, FastRuns: b.opt.fastRuns, Targets: b.issueRows(), RSS: b.rssGrowth()}
+	for _, c := range b.cells {
+		doc.Cells = append(doc.Cells, jsonCell{
+			Tool: c.tool.name, Version: b.versions[c.tool.name], Proto: c.proto,
+			Mailbox: c.box.describe(), User: c.box.user, Accounts: c.box.accounts, DeleteMode: c.box.deleteMode,
+			Messages: c.box.total(), Folders: len(c.box.folders),
+			DelayMS: c.delay.Milliseconds(), Scenarios: c.scenarios, Runs: c.runs, Repeats: c.repeats,
+			Attempts: c.attempts, Samples: c.samples, Failures: c.failures,
+		})
+	}
+	return doc
 }

@@ -20,40 +20,83 @@ func (b *bench) seed(m *mailbox) error {
 	if m.bigBytes > 0 {
 		return s.Seed(m.user, "INBOX", []dovetest.Message{{Raw: bigMessage(m.bigBytes)}})
 	}
-	for i, f := range m.folders {
-		if err := s.SeedGenerated(m.user, f, m.seedBase+int64(i), m.perFolder); err != nil {
-			return err
+	for k, user := range m.serverUsers() {
+		for i, f := range m.folders {
+			if err := s.SeedGenerated(user, f, m.seedOf(k, i), m.perFolder); err != nil {
+				return err
+			}
 		}
 	}
 	if !slices.ContainsFunc(b.cells, func(c *cell) bool { return c.box == m && c.proto == "imap" }) {
 		return nil
 	}
-	// The changed phase flags changeCount messages that are not flagged
-	// yet, spread over the folders.
-	m.toFlag = map[string][]uint32{}
-	m.flagged = 0
-	for i, f := range m.folders {
-		fl, err := s.Flags(m.user, f)
-		if err != nil {
-			return err
-		}
-		if len(fl) != m.perFolder {
-			return fmt.Errorf("%s %s holds %d messages after seeding, want %d", m.user, f, len(fl), m.perFolder)
-		}
-		uids := sortedUIDs(fl)
-		want := share(changeCount, len(m.folders), i)
-		for _, uid := range uids {
-			if slices.Contains(fl[uid], flagged) {
-				m.flagged++
-			} else if len(m.toFlag[f]) < want {
-				m.toFlag[f] = append(m.toFlag[f], uid)
+	// The IMAP checks count \Flagged messages; the changed phases flag
+	// messages that are not flagged yet, changeCount at a time, spread
+	// over the folders.
+	m.flagged = map[string]int{}
+	m.unflagged = map[string][]uint32{}
+	m.flaggedTo = map[string]int{}
+	for _, user := range m.serverUsers() {
+		for _, f := range m.folders {
+			fl, err := s.Flags(user, f)
+			if err != nil {
+				return err
+			}
+			if len(fl) != m.perFolder {
+				return fmt.Errorf("%s %s holds %d messages after seeding, want %d", user, f, len(fl), m.perFolder)
+			}
+			for _, uid := range sortedUIDs(fl) {
+				if slices.Contains(fl[uid], flagged) {
+					m.flagged[user]++
+				} else if m.accounts == 0 {
+					m.unflagged[f] = append(m.unflagged[f], uid)
+				}
 			}
 		}
-		// A tiny folder (a quick run) may have fewer unflagged messages;
-		// the changed phase then flags fewer.
-		m.flagChanges += len(m.toFlag[f])
 	}
 	return nil
+}
+
+// reseed puts the mail of a delete-mode mailbox back after a run: what
+// the tool left on the server is expunged, the mailbox seeded again with
+// the same messages (new UIDs), and the count checked.
+func (b *bench) reseed(m *mailbox) error {
+	s := b.server
+	for k, user := range m.serverUsers() {
+		for i, f := range m.folders {
+			if n, err := s.Count(user, f); err != nil {
+				return err
+			} else if n > 0 {
+				if _, err := s.Doveadm("expunge", "-u", user, "mailbox", f, "all"); err != nil {
+					return err
+				}
+			}
+			if err := s.SeedGenerated(user, f, m.seedOf(k, i), m.perFolder); err != nil {
+				return err
+			}
+			if n, err := s.Count(user, f); err != nil {
+				return err
+			} else if n != m.perFolder {
+				return fmt.Errorf("%s %s holds %d messages after seeding again, want %d", user, f, n, m.perFolder)
+			}
+		}
+	}
+	return nil
+}
+
+// serverLeft counts the messages still on the server for every user of m.
+func (b *bench) serverLeft(m *mailbox) (int, error) {
+	left := 0
+	for _, user := range m.serverUsers() {
+		for _, f := range m.folders {
+			n, err := b.server.Count(user, f)
+			if err != nil {
+				return 0, err
+			}
+			left += n
+		}
+	}
+	return left, nil
 }
 
 // share is folder i's part of total spread over n folders.
@@ -82,33 +125,50 @@ func uidSet(uids []uint32) string {
 	return strings.Join(s, ",")
 }
 
-// changeServer makes the server differ from the seeded state as another
+// changeServer makes the server differ from what it held as another
 // client and new mail would: changeCount new messages and changeCount
-// messages newly \Flagged, spread over the folders. It returns what the
-// server then holds: messages and \Flagged messages in all folders.
-func (b *bench) changeServer(m *mailbox) (messages, nflagged int, err error) {
+// messages newly \Flagged, spread over the folders. step counts the
+// changes since the last undo (0 for the first): each step adds mail of
+// a seed of its own and flags messages no earlier step flagged, so that
+// the changes of several steps add up. It returns how many messages it
+// flagged (fewer than changeCount when tiny folders run out of unflagged
+// ones), and what the server then holds: messages and \Flagged messages
+// in all folders.
+func (b *bench) changeServer(m *mailbox, step int) (flaggedNow, messages, nflagged int, err error) {
 	s := b.server
 	for i, f := range m.folders {
 		// A seed of their own, so the new messages are not copies of
 		// seeded ones; Seed gives them UIDs above every existing one.
-		if err := s.SeedGenerated(m.user, f, 1_000_000+m.seedBase+int64(i), share(changeCount, len(m.folders), i)); err != nil {
-			return 0, 0, err
+		want := share(changeCount, len(m.folders), i)
+		if err := s.SeedGenerated(m.user, f, 1_000_000+int64(step)*10_000+m.seedOf(0, i), want); err != nil {
+			return 0, 0, 0, err
 		}
-		if _, err := s.Doveadm("flags", "add", "-u", m.user, flagged, "mailbox", f, "uid", uidSet(m.toFlag[f])); err != nil {
-			return 0, 0, err
+		from := m.flaggedTo[f]
+		to := min(from+want, len(m.unflagged[f]))
+		if to > from {
+			if _, err := s.Doveadm("flags", "add", "-u", m.user, flagged, "mailbox", f, "uid", uidSet(m.unflagged[f][from:to])); err != nil {
+				return 0, 0, 0, err
+			}
 		}
+		m.flaggedTo[f] = to
+		flaggedNow += to - from
 	}
-	return b.serverCounts(m)
+	messages, nflagged, err = b.serverCounts(m)
+	return flaggedNow, messages, nflagged, err
 }
 
-// undoChange puts the server back as seeded: the added messages
-// expunged, the flags removed again. It checks the result.
+// undoChange puts the server back as seeded after any number of
+// changeServer steps: the added messages expunged, the flags removed
+// again. It checks the result.
 func (b *bench) undoChange(m *mailbox) error {
 	s := b.server
 	for _, f := range m.folders {
-		if _, err := s.Doveadm("flags", "remove", "-u", m.user, flagged, "mailbox", f, "uid", uidSet(m.toFlag[f])); err != nil {
-			return err
+		if to := m.flaggedTo[f]; to > 0 {
+			if _, err := s.Doveadm("flags", "remove", "-u", m.user, flagged, "mailbox", f, "uid", uidSet(m.unflagged[f][:to])); err != nil {
+				return err
+			}
 		}
+		m.flaggedTo[f] = 0
 		fl, err := s.Flags(m.user, f)
 		if err != nil {
 			return err
@@ -125,8 +185,8 @@ func (b *bench) undoChange(m *mailbox) error {
 	if err != nil {
 		return err
 	}
-	if messages != m.total() || nflagged != m.flagged {
-		return fmt.Errorf("%s holds %d messages (%d flagged) after the undo, want %d (%d)", m.user, messages, nflagged, m.total(), m.flagged)
+	if messages != m.total() || nflagged != m.flagged[m.user] {
+		return fmt.Errorf("%s holds %d messages (%d flagged) after the undo, want %d (%d)", m.user, messages, nflagged, m.total(), m.flagged[m.user])
 	}
 	return nil
 }

@@ -16,15 +16,36 @@ type endpoint struct {
 	user, pass string
 }
 
-// tool is one program under measurement. setup writes its configuration
-// into a fresh run directory and returns the command line; the same
-// command line syncs again for the later IMAP phases.
+// account is one mailbox as a tool is configured for it: where to
+// connect, and where its mail and state go.
+type account struct {
+	name    string // the tool's name for it: "bench", or a01, a02, ... for the accounts scenarios
+	ep      endpoint
+	maildir string
+	state   string
+}
+
+// job is what one invocation of a tool does: every account it is
+// configured with (all synced by one command), and for POP3 whether the
+// mail is deleted on the server (else it is kept, and fetched once).
+type job struct {
+	accounts   []account
+	deleteMode bool
+}
+
+// multi says whether the job has several accounts: the tool is then run
+// on all of them (mpop -a, mbsync -a, mailfetch without --account).
+func (j job) multi() bool { return len(j.accounts) > 1 }
+
+// tool is one program under measurement. pop3 and imap write its
+// configuration into a fresh run directory and return the command line;
+// the same command line syncs again for the later phases.
 type tool struct {
 	name   string
 	slow   bool  // minutes per run: measured -slow-runs times, no warm-up
 	okExit []int // exit codes that mean success
-	pop3   func(b *bench, d *runDir, ep endpoint) []string
-	imap   func(b *bench, d *runDir, ep endpoint) []string
+	pop3   func(b *bench, d *runDir, j job) []string
+	imap   func(b *bench, d *runDir, j job) []string
 	// versionArgs prints the version on stdout or stderr (first line kept).
 	versionArgs []string
 }
@@ -80,9 +101,16 @@ func writeConfig(path, text string) {
 	}
 }
 
-func mailfetchConfig(b *bench, d *runDir, ep endpoint, proto, extra string) []string {
-	conf := filepath.Join(d.home, "mailfetch.toml")
-	writeConfig(conf, fmt.Sprintf(`[account.bench]
+// mailfetchConfigText is a mailfetch config with one [account.NAME]
+// table per account, plain port, tls off (like every peer), keyed as
+// mailfetch.toml(5) documents.
+func mailfetchConfigText(j job, proto, extra string) string {
+	var b strings.Builder
+	for k, a := range j.accounts {
+		if k > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, `[account.%s]
 protocol = %q
 host = %q
 port = %d
@@ -92,44 +120,77 @@ user = %q
 password = %q
 maildir = %q
 state-dir = %q
-%s`, proto, ep.host, ep.port, ep.user, ep.pass, d.maildir, d.state, extra))
-	return []string{b.mailfetch, "--config", conf, "--quiet"}
+%s`, a.name, proto, a.ep.host, a.ep.port, a.ep.user, a.ep.pass, a.maildir, a.state, extra)
+	}
+	return b.String()
 }
 
-func mailfetchPOP3(b *bench, d *runDir, ep endpoint) []string {
-	return append(mailfetchConfig(b, d, ep, "pop3", "keep = true\n"), "pop3")
+// mailfetchArgs writes the config and returns the command line: the
+// command, then -mailfetch-flags (after the command, where mailfetch
+// takes both run and account flags). No --account: one invocation runs
+// every account of the protocol.
+func mailfetchArgs(b *bench, d *runDir, j job, proto, extra string, command ...string) []string {
+	conf := filepath.Join(d.home, "mailfetch.toml")
+	writeConfig(conf, mailfetchConfigText(j, proto, extra))
+	argv := append([]string{b.mailfetch, "--config", conf, "--quiet"}, command...)
+	return append(argv, b.opt.mailfetchFlags...)
 }
 
-func mailfetchIMAP(b *bench, d *runDir, ep endpoint) []string {
+func mailfetchPOP3(b *bench, d *runDir, j job) []string {
+	extra := "keep = true\n"
+	if j.deleteMode {
+		extra = "keep = false\n"
+	}
+	return mailfetchArgs(b, d, j, "pop3", extra, "pop3")
+}
+
+func mailfetchIMAP(b *bench, d *runDir, j job) []string {
 	extra := ""
 	if b.opt.jobs > 0 {
 		extra = fmt.Sprintf("jobs = %d\n", b.opt.jobs)
 	}
-	return append(mailfetchConfig(b, d, ep, "imap", extra), "imap", "sync")
+	return mailfetchArgs(b, d, j, "imap", extra, "imap", "sync")
 }
 
-func mpopPOP3(b *bench, d *runDir, ep endpoint) []string {
-	conf := filepath.Join(d.home, "mpoprc")
-	writeConfig(conf, fmt.Sprintf(`defaults
-timeout 600
-
-account bench
+// mpopConfigText is an mpoprc with one account per job account, each
+// delivering into its own Maildir with its own UIDL file.
+func mpopConfigText(j job) string {
+	keep := "on"
+	if j.deleteMode {
+		keep = "off"
+	}
+	var b strings.Builder
+	b.WriteString("defaults\ntimeout 600\n")
+	for _, a := range j.accounts {
+		fmt.Fprintf(&b, `
+account %s
 host %s
 port %d
 user %s
 password %s
 auth user
 tls off
-keep on
+keep %s
 only_new on
 received_header off
 delivery maildir %s
 uidls_file %s
-`, ep.host, ep.port, ep.user, ep.pass, d.maildir, filepath.Join(d.state, "mpop-uidls")))
-	return []string{"mpop", "-C", conf, "-q", "bench"}
+`, a.name, a.ep.host, a.ep.port, a.ep.user, a.ep.pass, keep, a.maildir, filepath.Join(a.state, "mpop-uidls"))
+	}
+	return b.String()
 }
 
-func fetchmailPOP3(b *bench, d *runDir, ep endpoint) []string {
+func mpopPOP3(b *bench, d *runDir, j job) []string {
+	conf := filepath.Join(d.home, "mpoprc")
+	writeConfig(conf, mpopConfigText(j))
+	if j.multi() {
+		return []string{"mpop", "-C", conf, "-q", "-a"}
+	}
+	return []string{"mpop", "-C", conf, "-q", j.accounts[0].name}
+}
+
+func fetchmailPOP3(b *bench, d *runDir, j job) []string {
+	ep := j.accounts[0].ep
 	conf := filepath.Join(d.home, "fetchmailrc")
 	// sslproto '' stops the opportunistic STLS that would fail on the
 	// self-signed certificate; like the others, it reads the plain port.
@@ -146,7 +207,8 @@ poll %s with proto POP3 port %d uidl auth password
 		"--pidfile", filepath.Join(d.state, "fetchmail.pid"), "--nodetach", "--silent"}
 }
 
-func getmailPOP3(b *bench, d *runDir, ep endpoint) []string {
+func getmailPOP3(b *bench, d *runDir, j job) []string {
+	ep := j.accounts[0].ep
 	conf := filepath.Join(d.home, "getmailrc")
 	writeConfig(conf, fmt.Sprintf(`[retriever]
 type = SimplePOP3Retriever
@@ -170,39 +232,56 @@ message_log_syslog = false
 	return []string{"getmail", "--quiet", "--getmaildir", d.state, "--rcfile", conf}
 }
 
-func mbsyncIMAP(b *bench, d *runDir, ep endpoint) []string {
-	conf := filepath.Join(d.home, "mbsyncrc")
-	// Maildir++ like mailfetch's default layout: INBOX at the root,
-	// .Folder01 beside it. FSync is on by default, as mailfetch's are.
-	writeConfig(conf, fmt.Sprintf(`IMAPAccount bench
-Host %s
-Port %d
-User %s
-Pass %s
+// mbsyncConfigText is an mbsyncrc with an IMAPAccount, its stores and a
+// Channel per job account. Maildir++ like mailfetch's default layout:
+// INBOX at the root, .Folder01 beside it. FSync is on by default, as
+// mailfetch's are.
+func mbsyncConfigText(j job) string {
+	var b strings.Builder
+	for k, a := range j.accounts {
+		if k > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, `IMAPAccount %[1]s
+Host %[2]s
+Port %[3]d
+User %[4]s
+Pass %[5]s
 AuthMechs LOGIN
 SSLType None
 
-IMAPStore remote
-Account bench
+IMAPStore %[1]s-remote
+Account %[1]s
 
-MaildirStore local
-Inbox %s
+MaildirStore %[1]s-local
+Inbox %[6]s
 SubFolders Maildir++
 
-Channel bench
-Far :remote:
-Near :local:
+Channel %[1]s
+Far :%[1]s-remote:
+Near :%[1]s-local:
 Patterns *
 Sync Pull
 Create Near
 Remove None
 Expunge None
-SyncState %s/
-`, ep.host, ep.port, ep.user, ep.pass, d.maildir, d.state))
-	return []string{"mbsync", "-c", conf, "-q", "bench"}
+SyncState %[7]s/
+`, a.name, a.ep.host, a.ep.port, a.ep.user, a.ep.pass, a.maildir, a.state)
+	}
+	return b.String()
 }
 
-func offlineimapIMAP(b *bench, d *runDir, ep endpoint) []string {
+func mbsyncIMAP(b *bench, d *runDir, j job) []string {
+	conf := filepath.Join(d.home, "mbsyncrc")
+	writeConfig(conf, mbsyncConfigText(j))
+	if j.multi() {
+		return []string{"mbsync", "-c", conf, "-q", "-a"}
+	}
+	return []string{"mbsync", "-c", conf, "-q", j.accounts[0].name}
+}
+
+func offlineimapIMAP(b *bench, d *runDir, j job) []string {
+	ep := j.accounts[0].ep
 	conf := filepath.Join(d.home, "offlineimaprc")
 	// maxconnections 4 matches mailfetch's default of 4 folders at once.
 	writeConfig(conf, fmt.Sprintf(`[general]

@@ -480,6 +480,7 @@ func (b *bench) runCell(ctx context.Context, c *cell, r, repeats int) (err error
 	if c.box.deleteMode {
 		// Whatever happened, the next run finds the mailbox full again.
 		defer func() {
+			c.box.emptied = time.Now()
 			if rerr := b.reseed(c.box); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("%w: %v", errServerState, rerr))
 			}
@@ -533,6 +534,15 @@ func (b *bench) runCell(ctx context.Context, c *cell, r, repeats int) (err error
 				case <-ctx.Done():
 					return ctx.Err()
 				case <-time.After(b.opt.pause):
+				}
+			}
+			if c.box.deleteMode && !c.box.emptied.IsZero() {
+				// -delete-settle: the inodes freed by the last run's
+				// deletions are no longer skipped (see bench/README.md).
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Until(c.box.emptied.Add(b.opt.deleteSettle))):
 				}
 			}
 			// Flush what earlier runs left dirty, so that no run pays for

@@ -6,6 +6,7 @@
 //	go run ./bench/cmd/peerbench -only pop3 -n 1000 -runs 1
 //	go run ./bench/cmd/peerbench -only imap,imap-rtt -tools mailfetch,mbsync
 //	go run ./bench/cmd/peerbench -only pop3-rtt -tools mailfetch -serve   # a server to profile against
+//	go run ./bench/cmd/peerbench -targets -json out.json   # issue 10's table, every row from one run
 //
 // Scenarios (-only, comma-separated; default all):
 //
@@ -56,11 +57,18 @@
 // Every tool runs as nobody (setpriv; fetchmail and getmail6 refuse root)
 // with a fresh Maildir, state and HOME per run, on the plain ports with
 // tls off (mailfetch: tls = "none", allow-plaintext), so that no tool pays
-// for TLS. POP3 runs keep the mail on the server and IMAP runs never change
-// it, so every run sees the same mailbox; the runs of the tools of one
-// mailbox take turns (round robin) so that a noisy machine hurts them
-// alike. Each run is checked: the number of messages delivered (and of
-// folders, and of \Flagged messages for IMAP) must match the server.
+// for TLS. POP3 runs in keep mode and IMAP runs never change the mailbox;
+// the changed phases' additions are undone after each run and a
+// delete-mode mailbox is seeded again, so every run sees the same
+// mailbox. The runs of the tools of one mailbox take turns (round robin)
+// so that a noisy machine hurts them alike. Each sample is checked: the
+// number of messages delivered into each account's Maildir (and of
+// folders, and of \Flagged messages for IMAP) must match its server user,
+// and in delete mode the server must hold nothing more.
+//
+// -mailfetch-flags adds flags to every mailfetch run (after the command:
+// mailfetch --config F --quiet imap sync FLAGS); mailfetch's --help with
+// them must succeed before anything is seeded.
 //
 // The report is a Markdown table of medians on stdout (wall seconds, CPU
 // seconds of the tool and its children from wait4's rusage, peak RSS), the
@@ -70,7 +78,10 @@
 // Each run's Maildir is kept until the end (unless -remove-runs): on ext4
 // without a journal, deleting thousands of files makes the inode
 // allocator skip the freed inodes for a minute or more, which would slow
-// down the next tool's file creation. About 11 GB for the default set.
+// down the next tool's file creation. About 42 GB for the default set, 39
+// GB for -targets (5.5 GB with -remove-runs); it says how much before it
+// seeds, and refuses to start without it. One-message Maildirs (-big-mb)
+// are removed after each run.
 //
 // Everything it starts (Dovecot, proxies, tools) is stopped when it ends,
 // also on SIGINT/SIGTERM; its work directory is removed unless -keep.
@@ -124,6 +135,7 @@ type options struct {
 	timeout        time.Duration
 	warmup         bool
 	pause          time.Duration
+	deleteSettle   time.Duration
 	serve          bool
 	removeRuns     bool
 	jobs           int
@@ -185,6 +197,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit of one tool run; a run over it is killed and fails")
 	fs.BoolVar(&o.warmup, "warmup", true, "one untimed run of each fast tool per mailbox before the timed runs (server caches, page cache)")
 	fs.DurationVar(&o.pause, "pause", 2*time.Second, "untimed pause before each re-sync (no-change, changed), as between two scheduled runs")
+	fs.DurationVar(&o.deleteSettle, "delete-settle", 0, "pop3-delete: untimed wait from the end of one delete-mode run to the start of the next, so that ext4 without a journal no longer skips the inodes Dovecot freed (65s; see bench/README.md)")
 	fs.BoolVar(&o.removeRuns, "remove-runs", false, "remove each run's Maildir as soon as it is checked, instead of at the end (less disk; but on ext4 without a journal, files created in the next minutes pay for the freed inodes: see bench/README.md)")
 	fs.BoolVar(&o.serve, "serve", false, "prepare the selected scenarios' server, mail and proxies, print where they are, and wait for ^C instead of measuring (for profiling by hand)")
 	fs.IntVar(&o.jobs, "jobs", 0, "mailfetch's IMAP jobs (folders in parallel); 0 leaves mailfetch's default")
@@ -240,6 +253,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("-delay must be positive")
 	case o.pause < 0 || o.pause > time.Minute:
 		return nil, fmt.Errorf("-pause must be 0 to 1m")
+	case o.deleteSettle < 0 || o.deleteSettle > 10*time.Minute:
+		return nil, fmt.Errorf("-delete-settle must be 0 to 10m")
 	case o.jobs < 0 || o.jobs > 8:
 		return nil, fmt.Errorf("-jobs must be 0 to 8")
 	}

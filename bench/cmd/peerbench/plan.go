@@ -51,6 +51,8 @@ type mailbox struct {
 	flagged   map[string]int      // by server user: messages with \Flagged, all folders
 	unflagged map[string][]uint32 // by folder (single-user mailboxes): UIDs without \Flagged, ascending
 	flaggedTo map[string]int      // by folder: how many of unflagged the changed phases have flagged so far
+
+	emptied time.Time // delete mode: when a run last had the server delete the mailbox
 }
 
 // serverUsers are the server users whose mail the mailbox is.

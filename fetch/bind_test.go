@@ -33,13 +33,18 @@ func (a *account) useMaildir(t testing.TB, dir string) {
 	if a.inbox, err = store.Folder(nil); err != nil {
 		t.Fatal(err)
 	}
+	a.dest = maildir.StoreDestination(store)
 	a.maildir = dir
 }
 
-// dryOptions turns opt into the dry run of the same account: no Target,
-// the Maildir named for reading only.
+// dryOptions turns opt into the dry run of the same account: the Maildir
+// as a read-only view (maildir.OpenView), as the CLI gives a dry run.
 func dryOptions(opt Options, maildirDir string, sink report.Sink) Options {
-	opt.DryRun, opt.Target, opt.Maildir, opt.Sink = true, nil, maildirDir, sink
+	view, err := maildir.OpenView(maildirDir, maildir.LayoutMaildirPP)
+	if err != nil {
+		panic(err)
+	}
+	opt.DryRun, opt.Dest, opt.Sink = true, maildir.StoreDestination(view), sink
 	return opt
 }
 
@@ -141,7 +146,7 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 	// A new Maildir at another path, not created yet.
 	m2 := filepath.Join(dir, "Maildir2")
 	res, rec := dryThenRealFresh(t, opt, m2, a)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	if res.Delivered != len(msgs) || res.Matched != 0 {
 		t.Errorf("over the new Maildir: %+v", res)
 	}
@@ -159,7 +164,7 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 
 	// Back to the first Maildir: another identity. Everything is there.
 	a.useMaildir(t, m1)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	res, rec = dryThenReal(t, opt, m1)
 	if res.Delivered != 0 || res.Matched != len(msgs) {
 		t.Errorf("back over the first Maildir: %+v", res)
@@ -177,7 +182,7 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 
 // dryThenRealFresh is dryThenReal over a Maildir that does not exist yet:
 // the dry run must not create it, the real run creates it through the
-// Target (as the CLI does).
+// destination (as the CLI does).
 func dryThenRealFresh(t *testing.T, opt Options, dir string, a *account) (Result, *recorder) {
 	t.Helper()
 	dry := &recorder{}
@@ -188,7 +193,7 @@ func dryThenRealFresh(t *testing.T, opt Options, dir string, a *account) (Result
 		t.Fatalf("the dry run created %s: %v", dir, err)
 	}
 	a.useMaildir(t, dir)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	real := &recorder{}
 	opt.Sink = real
 	res, err := Run(context.Background(), opt)
@@ -290,7 +295,7 @@ func TestDovecotBindUpgradeV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.useMaildir(t, a.maildir) // a new process: the identity is read again
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	res, rec := dryThenReal(t, opt, a.maildir)
 	if res.Delivered != 0 || res.Matched != 0 || len(rec.of(report.Notice)) != 0 {
 		t.Errorf("upgrade run: %+v, notices %q", res, notices(rec))
@@ -419,7 +424,7 @@ func TestDovecotBindDeleteLostQuit(t *testing.T) {
 		}
 		copied++
 	}
-	opt.Target = a2.inbox
+	opt.Dest = a2.dest
 	res, rec := dryThenReal(t, opt, m2)
 	if res.Matched != copied || res.Delivered != len(msgs)-copied || res.Deleted != len(msgs) {
 		t.Errorf("over the restored Maildir: %+v (copied %d)", res, copied)

@@ -36,7 +36,7 @@ func (a *account) dovecotOptions(srv *dovetest.Server, user string, mode transpo
 		Account: user, Host: srv.Host, Port: port,
 		Security: transport.Security{Mode: mode, CAFile: srv.CAFile},
 		User:     user, Secret: "secret",
-		Target: a.inbox, StateDir: a.stateDir, Sink: sink,
+		Dest: a.dest, StateDir: a.stateDir, Sink: sink,
 	}
 }
 
@@ -175,7 +175,7 @@ func TestCrashHelper(t *testing.T) {
 	opt := Options{
 		Account: "crash", Host: os.Getenv("CRASH_HOST"), Port: port,
 		Security: transport.Security{Mode: transport.TLSImplicit, CAFile: os.Getenv("CRASH_CA")},
-		User:     "alice", Secret: "secret", Target: a.inbox, StateDir: a.stateDir,
+		User:     "alice", Secret: "secret", Dest: a.dest, StateDir: a.stateDir,
 	}
 	// Small windows and batches are not needed: the kill lands wherever
 	// it lands. Errors other than the kill itself fail the helper.

@@ -45,6 +45,7 @@ type account struct {
 	maildir  string
 	stateDir string
 	inbox    *maildir.Folder
+	dest     maildir.Destination // the store of inbox, as the CLI gives it
 }
 
 func newAccount(t testing.TB, dir string) *account {
@@ -57,6 +58,7 @@ func newAccount(t testing.TB, dir string) *account {
 	if a.inbox, err = store.Folder(nil); err != nil {
 		t.Fatal(err)
 	}
+	a.dest = maildir.StoreDestination(store)
 	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func (a *account) fakeOptions(s *fakeServer, sink report.Sink) Options {
 		Account: "test", Host: host, Port: port,
 		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
 		User:     "alice", Secret: "secret",
-		Target: a.inbox, StateDir: a.stateDir, Sink: sink,
+		Dest: a.dest, StateDir: a.stateDir, Sink: sink,
 	}
 }
 

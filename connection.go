@@ -25,15 +25,6 @@ func connection(a *config.Account) (transport.Security, transport.Timeouts, erro
 	return sec, transport.Timeouts{IO: a.Timeout}, nil
 }
 
-// openStore opens (creating if needed) the account's Maildir.
-func openStore(a *config.Account) (*maildir.Store, error) {
-	layout, err := maildir.ParseLayout(a.Layout)
-	if err != nil {
-		return nil, err
-	}
-	return maildir.Open(a.Maildir, layout)
-}
-
 // destination is where the account's mail goes, for both engines: its
 // MDA, or its Maildir store, opened (and created when missing) for a real
 // run; for a dry run a read-only view of it (maildir.OpenView), which

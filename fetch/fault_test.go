@@ -21,6 +21,7 @@ import (
 // connections where no real server can be made to.
 
 func TestFakeDeleteMode(t *testing.T) {
+	t.Parallel()
 	for _, pipelining := range []bool{true, false} {
 		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
 			msgs := testMessages(150) // over two batches
@@ -71,6 +72,7 @@ func TestFakeDeleteMode(t *testing.T) {
 // messages already published stay, and the next run delivers the rest,
 // each message once.
 func TestFakeCutMidRetr(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(200)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -105,6 +107,7 @@ func TestFakeCutMidRetr(t *testing.T) {
 // deletions back. The next run must not deliver those messages again; it
 // deletes them.
 func TestFakeCutBeforeQuit(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(100)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.cutAtQuit = true })
@@ -145,6 +148,7 @@ func TestFakeCutBeforeQuit(t *testing.T) {
 // A message the server refuses is reported and stays; the others go
 // through; the run ends Partial.
 func TestFakeRetrRefused(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(10)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.retrErr = 4 })
@@ -167,6 +171,7 @@ func TestFakeRetrRefused(t *testing.T) {
 }
 
 func TestFakeKeepMode(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(20)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -201,6 +206,7 @@ func TestFakeKeepMode(t *testing.T) {
 }
 
 func TestFakeDeleteAfter(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	msgs := testMessages(6)
 	srv := newFakeServer(t, msgs[:3])
@@ -230,6 +236,7 @@ func TestFakeDeleteAfter(t *testing.T) {
 }
 
 func TestFakeNoUIDL(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(5)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.noUIDL = true })
@@ -256,6 +263,7 @@ func TestFakeNoUIDL(t *testing.T) {
 }
 
 func TestFakeMaxSizeAndMessages(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(12) // every third has a 4000-byte line
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -278,6 +286,7 @@ func TestFakeMaxSizeAndMessages(t *testing.T) {
 }
 
 func TestFakeDryRun(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(8)
 	srv := newFakeServer(t, msgs)
 	dir := t.TempDir()
@@ -362,6 +371,7 @@ func TestFakeDryRun(t *testing.T) {
 // STARTTLS is required, not opportunistic: a server without STLS gets
 // nothing but CAPA.
 func TestFakeStartTLSRequired(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -381,6 +391,7 @@ func TestFakeStartTLSRequired(t *testing.T) {
 // use APOP (the greeting has a timestamp), which does not show the password
 // (transport.Security.CheckAuth).
 func TestFakePlaintextRefused(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -404,6 +415,7 @@ func TestFakePlaintextRefused(t *testing.T) {
 }
 
 func TestFakeAuthFailure(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -422,6 +434,7 @@ func TestFakeAuthFailure(t *testing.T) {
 // mail reader renamed meanwhile (moved into cur/ with flags, a Maildir++
 // field added after the size) is found by the core of its name.
 func TestFakeResolvePending(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(4)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -469,6 +482,7 @@ func TestFakeResolvePending(t *testing.T) {
 // and what to do; nothing fetched, nothing deleted, the state left as it
 // is. (Before the ledger, POP3 skipped such records with a notice.)
 func TestFakeDamagedState(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(3)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -503,6 +517,7 @@ func TestFakeDamagedState(t *testing.T) {
 // An MDA target: each message goes to the command; one it rejects stays on
 // the server.
 func TestFakeMDA(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(6)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -533,6 +548,7 @@ func TestFakeMDA(t *testing.T) {
 
 // Check logs in and reports the maildrop.
 func TestFakeCheck(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(4)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -547,6 +563,7 @@ func TestFakeCheck(t *testing.T) {
 
 // A cancelled run deletes nothing.
 func TestFakeCancelled(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(5))
 	a := newAccount(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -562,6 +579,7 @@ func TestFakeCancelled(t *testing.T) {
 
 // The trace shows the conversation but never the password.
 func TestFakeTrace(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(2))
 	a := newAccount(t, t.TempDir())
 	var trace strings.Builder
@@ -582,6 +600,7 @@ func TestFakeTrace(t *testing.T) {
 
 // A busy maildrop is a temporary failure, a refused login an auth failure.
 func TestFakeLoginReplies(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	for _, tc := range []struct {

@@ -187,15 +187,12 @@ func (r *runner) messageFailed(m serverMsg, err error) {
 	r.emit(report.Event{Kind: report.Error, ServerID: m.UIDL, Size: m.Size, Err: err})
 }
 
+// run is one run: the local side first (destination, state, binding,
+// deliveries left in doubt), then the session: listing, plan, and either
+// the dry run's report or the deliveries and deletions.
 func (r *runner) run(ctx context.Context) (err error) {
-	opt := r.opt
-	switch {
-	case opt.Dest.IsZero() && !opt.DryRun:
-		return failure.New(failure.Usage, "pop3: no Maildir or MDA to deliver to")
-	case opt.Dest.ReadOnly() && !opt.DryRun:
-		return failure.New(failure.Usage, "pop3: a read-only view of the Maildir is for a dry run")
-	case opt.StateDir == "" && !opt.DryRun:
-		return failure.New(failure.Usage, "pop3: no state directory")
+	if err := r.checkOptions(); err != nil {
+		return err
 	}
 	if err := r.openDestination(); err != nil {
 		return err
@@ -216,13 +213,13 @@ func (r *runner) run(ctx context.Context) (err error) {
 	}
 	// A state that describes another Maildir names files that are not
 	// here: the re-match replaces it, pending records included.
-	if !opt.DryRun && b.mode != bindRematch {
+	if !r.opt.DryRun && b.mode != bindRematch {
 		if err := r.resolvePending(); err != nil {
 			return err
 		}
 	}
 
-	s, err := connect(ctx, opt)
+	s, err := connect(ctx, r.opt)
 	if err != nil {
 		return err
 	}
@@ -230,26 +227,19 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if uerr := s.utf8Refused(); uerr != nil {
 		r.notice("the server lists UTF8 but refused it (%v): it may serve a stand-in for a message whose header has raw UTF-8", uerr)
 	}
-
-	sizes, uidls, hasUIDL, err := s.listing(ctx)
+	msgs, err := r.list(ctx, s)
 	if err != nil {
 		return err
 	}
-	msgs, dups := joinListing(sizes, uidls)
-	if !hasUIDL {
-		if opt.Keep {
-			return failure.New(failure.Other, "pop3: the server does not support UIDL, so --keep cannot tell "+
-				"new messages from old ones: refusing to run (without --keep every message is fetched and then deleted)")
-		}
-		r.notice("the server does not support UIDL: messages are deleted after delivery, " +
-			"but a run interrupted before it ends will fetch them again")
+	p, infos, err := r.plan(ctx, s, b, msgs)
+	if err != nil {
+		return err
 	}
-	if len(dups) > 0 {
-		if opt.Keep {
-			return fmt.Errorf("pop3: the server listed UIDL %q for more than one message: --keep cannot tell them apart", dups[0])
+	if r.opt.DryRun {
+		if err := r.dryRun(ctx, s, p, infos); err != nil {
+			return err
 		}
-		r.notice("the server listed %d UIDLs for more than one message (e.g. %q): those messages are fetched "+
-			"and deleted without being recorded, and fetched again if this run is interrupted", len(dups), dups[0])
+		return s.quit(ctx)
 	}
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
@@ -257,43 +247,90 @@ func (r *runner) run(ctx context.Context) (err error) {
 			onServer[m.UIDL] = true
 		}
 	}
+	return r.deliverAndDelete(ctx, s, p, onServer)
+}
 
+// checkOptions refuses options a real run cannot go with.
+func (r *runner) checkOptions() error {
+	opt := r.opt
+	switch {
+	case opt.DryRun:
+		return nil
+	case opt.Dest.IsZero():
+		return failure.New(failure.Usage, "pop3: no Maildir or MDA to deliver to")
+	case opt.Dest.ReadOnly():
+		return failure.New(failure.Usage, "pop3: a read-only view of the Maildir is for a dry run")
+	case opt.StateDir == "":
+		return failure.New(failure.Usage, "pop3: no state directory")
+	}
+	return nil
+}
+
+// list reads the maildrop's UIDL and LIST, and refuses (keep mode) or
+// announces (delete mode) a server whose UIDLs cannot tell messages apart.
+func (r *runner) list(ctx context.Context, s *session) ([]serverMsg, error) {
+	sizes, uidls, hasUIDL, err := s.listing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, dups := joinListing(sizes, uidls)
+	if !hasUIDL {
+		if r.opt.Keep {
+			return nil, failure.New(failure.Other, "pop3: the server does not support UIDL, so --keep cannot tell "+
+				"new messages from old ones: refusing to run (without --keep every message is fetched and then deleted)")
+		}
+		r.notice("the server does not support UIDL: messages are deleted after delivery, " +
+			"but a run interrupted before it ends will fetch them again")
+	}
+	if len(dups) > 0 {
+		if r.opt.Keep {
+			return nil, fmt.Errorf("pop3: the server listed UIDL %q for more than one message: --keep cannot tell them apart", dups[0])
+		}
+		r.notice("the server listed %d UIDLs for more than one message (e.g. %q): those messages are fetched "+
+			"and deleted without being recorded, and fetched again if this run is interrupted", len(dups), dups[0])
+	}
+	return msgs, nil
+}
+
+// plan re-matches a state that does not describe the Maildir, records
+// the binding (not in a dry run), decides what to fetch, delete and skip,
+// and reports it. infos holds what a re-match learned from TOP.
+func (r *runner) plan(ctx context.Context, s *session, b binding, msgs []serverMsg) (plan, map[int]topInfo, error) {
 	var (
 		rm    rematchResult
 		infos map[int]topInfo
+		err   error
 	)
 	if b.mode == bindRematch {
 		if rm, infos, err = r.rematch(ctx, s, b, msgs); err != nil {
-			return err
+			return plan{}, nil, err
 		}
 		r.res.Matched = len(rm.here)
 	}
-	if !opt.DryRun {
+	if !r.opt.DryRun {
 		if err := r.bindState(b); err != nil {
-			return err
+			return plan{}, nil, err
 		}
 	}
-
-	p := makePlan(msgs, r.st, rm.here, opt, r.clock())
+	p := makePlan(msgs, r.st, rm.here, r.opt, r.clock())
 	if b.mode == bindRematch {
-		r.notice("%s", rematchNotice(b, rm, p, opt.Keep))
+		r.notice("%s", rematchNotice(b, rm, p, r.opt.Keep))
 	}
 	r.emit(report.Event{Kind: report.FolderStart, Count: int64(len(p.fetch)), Bytes: p.fetchBytes})
 	for _, m := range p.skipped {
 		r.res.Skipped++
-		r.emit(report.Event{Kind: report.Skipped, ServerID: m.UIDL, Size: m.Size, Text: describeSkip(m.Size, opt.MaxSize)})
+		r.emit(report.Event{Kind: report.Skipped, ServerID: m.UIDL, Size: m.Size, Text: describeSkip(m.Size, r.opt.MaxSize)})
 	}
 	if p.limited > 0 {
 		r.notice("max-messages: %d more messages left on the server for a later run", p.limited)
 	}
+	return p, infos, nil
+}
 
-	if opt.DryRun {
-		if err := r.dryRun(ctx, s, p, infos); err != nil {
-			return err
-		}
-		return s.quit(ctx)
-	}
-
+// deliverAndDelete fetches what p says, deletes on the server what is
+// durably delivered (and what p says was delivered before), QUITs, and
+// compacts the state to the UIDLs still onServer.
+func (r *runner) deliverAndDelete(ctx context.Context, s *session, p plan, onServer map[string]bool) error {
 	delivered, fetchErr := r.fetchAll(ctx, s, p)
 	r.emit(report.Event{Kind: report.FolderDone, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
 
@@ -304,30 +341,11 @@ func (r *runner) run(ctx context.Context) (err error) {
 	// the session is in step; if it is not, the DELEs fail and nothing is
 	// deleted (the next run deletes them).
 	localFail := failure.KindOf(fetchErr) == failure.LocalIO
-
-	// Only messages whose delivery is durable and journaled (or, without
-	// a UIDL, at least durable) are deleted.
-	var dele []serverMsg
-	dele = append(dele, p.dele...)
-	for _, d := range delivered {
-		if d.dele {
-			dele = append(dele, d.serverMsg)
-		}
-	}
 	var deleted []serverMsg
 	committed := false
 	if fetchErr == nil || localFail {
 		var qerr error
-		if len(dele) > 0 {
-			deleted, qerr = r.deleteAll(ctx, s, dele)
-		}
-		if qerr == nil {
-			if err := s.quit(ctx); err != nil {
-				qerr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
-			} else {
-				committed = true
-			}
-		}
+		deleted, committed, qerr = r.deleteAndQuit(ctx, s, p, delivered)
 		if fetchErr == nil {
 			fetchErr = qerr
 		}
@@ -348,6 +366,28 @@ func (r *runner) run(ctx context.Context) (err error) {
 		return failure.Wrap(failure.Partial, fmt.Errorf("pop3: %d messages failed and stay on the server (first: %w)", len(r.failed), r.failed[0]))
 	}
 	return nil
+}
+
+// deleteAndQuit sends DELE for the messages p deletes without fetching
+// and for those delivered (durable and journaled, or without a UIDL at
+// least durable) that are to be deleted, then QUIT, whose +OK commits the
+// deletions: committed says it came.
+func (r *runner) deleteAndQuit(ctx context.Context, s *session, p plan, delivered []planned) (deleted []serverMsg, committed bool, err error) {
+	dele := append([]serverMsg(nil), p.dele...)
+	for _, d := range delivered {
+		if d.dele {
+			dele = append(dele, d.serverMsg)
+		}
+	}
+	if len(dele) > 0 {
+		if deleted, err = r.deleteAll(ctx, s, dele); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := s.quit(ctx); err != nil {
+		return deleted, false, fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
+	}
+	return deleted, true, nil
 }
 
 // localFailure adds to a local failure what the run did before it: a user

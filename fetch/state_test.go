@@ -130,6 +130,7 @@ func compactState(t testing.TB, dir string) [][]byte {
 // to its "compacted" journal, which replays to the same done entries,
 // bound to the same Maildir.
 func TestStateReplay(t *testing.T) {
+	t.Parallel()
 	for name, a := range stateCases(t) {
 		if section(a, "journal") == nil {
 			continue // not a replay case
@@ -177,6 +178,7 @@ func TestStateReplay(t *testing.T) {
 // file, the record and what to do, and leaves the file alone. (Versions
 // 1 and 2 skipped such records with a notice.)
 func TestStateDamaged(t *testing.T) {
+	t.Parallel()
 	a := stateCases(t)["bad-records"]
 	good := splitRecords(section(a, "good"))
 	for _, bad := range splitRecords(section(a, "bad")) {
@@ -199,6 +201,7 @@ func TestStateDamaged(t *testing.T) {
 }
 
 func TestStateReadOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A missing directory is an empty state, and nothing gets created.
 	st, err := readStateReadOnly(filepath.Join(dir, "none"))
@@ -246,6 +249,7 @@ func TestStateReadOnly(t *testing.T) {
 }
 
 func TestFieldEscape(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"a", "%", "a b", "\x00", "é", "~!", "%41", "x\ny", strings.Repeat("z", 70)} {
 		enc := maildir.EncodeField(s)
 		if strings.ContainsAny(enc, " \n\r\t") {
@@ -259,6 +263,7 @@ func TestFieldEscape(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := time.Unix(1700000000, 0)
 	for _, r := range []record{
 		{Kind: recVersion, Version: 1},

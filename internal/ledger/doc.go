@@ -19,7 +19,9 @@
 //	                              follows it: to an MDA)
 //	D <id> <field>...             done: the delivery of <id> completed
 //
-// Ids (a POP3 UIDL, an IMAP UID) and unique names are escaped with
+// A journal the ledger creates starts with its V record, and so does
+// every compacted one (Rewrite). Ids (a POP3 UIDL, an IMAP UID) and unique
+// names are escaped with
 // maildir.EncodeField; the engine's fields after them are its own, each
 // a field as written. Every other capital letter is an engine's kind with
 // fields of its own. Every record has exactly one spelling (Parse accepts

@@ -51,6 +51,9 @@ type Ledger struct {
 
 // Open opens the journal at path, creating it when missing, cuts off a
 // torn last record, and replays every record through opt.Apply. A journal
+// without records gets "V <opt.Version>" first (synced with the first
+// records that are), so that every journal a ledger writes names its
+// version in its first record. A journal
 // that is damaged (a corrupt record before the last, a record that does
 // not parse, one Apply refuses) or of a newer version fails the open with
 // failure.LocalIO and a message that names the file and what to do.
@@ -65,6 +68,12 @@ func Open(path string, opt Options) (*Ledger, error) {
 		return nil, err
 	}
 	l.j = j
+	if len(recs) == 0 {
+		if err := l.write(false, VersionRecord(l.ver)); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 

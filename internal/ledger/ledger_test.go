@@ -198,6 +198,28 @@ func TestOpenDry(t *testing.T) {
 	}
 }
 
+// A new journal starts with the version record, and says so on reopen.
+func TestOpenNewJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	l, m := openModel(t, path)
+	if len(m.recs) != 0 {
+		t.Fatalf("a new journal replayed %d records", len(m.recs))
+	}
+	if err := l.Append([]byte("X a")); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	got, err := maildir.ReadJournal(path)
+	if want := recs("V 2", "X a"); err != nil || !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Errorf("new journal holds %q, %v; want %q", got, err, want)
+	}
+	l, m = openModel(t, path)
+	l.Close()
+	if len(m.recs) != 2 || m.recs[0].Kind != KindVersion || m.recs[0].Version != 2 {
+		t.Errorf("reopened: %+v", m.recs)
+	}
+}
+
 // Append takes the engine's records only; Rewrite writes the version
 // first and keeps whatever records it is given but V.
 func TestAppendRewrite(t *testing.T) {
@@ -251,11 +273,11 @@ func TestDeliver(t *testing.T) {
 	}
 	l.Close()
 	_, m := openModel(t, path)
-	if !m.done["a"] || !m.done["b"] || len(m.recs) != 4 {
+	if !m.done["a"] || !m.done["b"] || len(m.recs) != 5 || m.recs[0].Kind != KindVersion {
 		t.Errorf("journal replays as %d records, done %v", len(m.recs), m.done)
 	}
-	if m.recs[0].Intent.Unique != batch[0].Staged.Unique() || strings.Join(m.recs[0].Intent.Fields, "") != "f-a" ||
-		strings.Join(m.recs[2].Intent.Done, "") != "d-a" {
+	if m.recs[1].Intent.Unique != batch[0].Staged.Unique() || strings.Join(m.recs[1].Intent.Fields, "") != "f-a" ||
+		strings.Join(m.recs[3].Intent.Done, "") != "d-a" {
 		t.Errorf("records %+v", m.recs)
 	}
 	if got, tmp := files(t, f); got["a"] != 1 || got["b"] != 1 || got["c"] != 1 || tmp != 0 {

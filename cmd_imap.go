@@ -11,7 +11,6 @@ import (
 	"github.com/mailfetch/mailfetch/internal/config"
 	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/internal/report"
-	"github.com/mailfetch/mailfetch/maildir"
 	mailsync "github.com/mailfetch/mailfetch/sync"
 )
 
@@ -64,27 +63,13 @@ func imapOptions(a *config.Account, secret string, sink report.Sink, trace trace
 		ExpungeRemote: a.ExpungeRemote, DryRun: dry,
 		Sink: sink, Trace: trace.writer(),
 	}
-	switch {
-	case a.MDA != "":
-		opt.MDA = &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout, DropEnv: a.SecretVariables()}
-	case !dry:
-		store, err := openStore(a)
-		if err != nil {
-			return mailsync.Options{}, err
-		}
-		opt.Store = store
-	default:
-		// A dry run writes nothing, so it does not create the Maildir; it
-		// reads what is there (nothing, when the Maildir does not exist)
-		// to show exactly what the real run would do.
-		layout, err := maildir.ParseLayout(a.Layout)
-		if err != nil {
-			return mailsync.Options{}, err
-		}
-		if opt.Store, err = maildir.OpenView(a.Maildir, layout); err != nil {
-			return mailsync.Options{}, err
-		}
+	// One destination for both engines (connection.go); sync takes it as
+	// its Store or its MDA.
+	dest, err := destination(a, dry)
+	if err != nil {
+		return mailsync.Options{}, err
 	}
+	opt.Store, opt.MDA = dest.Store(), dest.MDA()
 	return opt, nil
 }
 

@@ -59,17 +59,8 @@ func pop3Options(a *config.Account, secret string, sink report.Sink, trace trace
 		MaxSize:     a.MaxSize, MaxMessages: a.MaxMessages, DryRun: dry,
 		Sink: sink, Trace: trace.writer(),
 	}
-	// A dry run writes nothing, so it does not even create the Maildir; it
-	// reads the one there to show what the real run would do.
-	if dry && a.MDA == "" {
-		opt.Maildir = a.Maildir
-	}
-	if !dry {
-		target, err := inboxTarget(a)
-		if err != nil {
-			return fetch.Options{}, err
-		}
-		opt.Target = target
+	if opt.Dest, err = destination(a, dry); err != nil {
+		return fetch.Options{}, err
 	}
 	return opt, nil
 }

@@ -25,25 +25,28 @@ func connection(a *config.Account) (transport.Security, transport.Timeouts, erro
 	return sec, transport.Timeouts{IO: a.Timeout}, nil
 }
 
-// openStore opens (creating if needed) the account's Maildir.
-func openStore(a *config.Account) (*maildir.Store, error) {
+// destination is where the account's mail goes, for both engines: its
+// MDA, or its Maildir store, opened (and created when missing) for a real
+// run; for a dry run a read-only view of it (maildir.OpenView), which
+// creates nothing and reads what is there (nothing, when the Maildir does
+// not exist), so that the dry run shows exactly what the real run would do.
+func destination(a *config.Account, dry bool) (maildir.Destination, error) {
+	if a.MDA != "" {
+		return maildir.MDADestination(&maildir.MDA{Command: a.MDA, Timeout: mdaTimeout, DropEnv: a.SecretVariables()}), nil
+	}
 	layout, err := maildir.ParseLayout(a.Layout)
 	if err != nil {
-		return nil, err
+		return maildir.Destination{}, err
 	}
-	return maildir.Open(a.Maildir, layout)
-}
-
-// inboxTarget is where POP3 mail goes: the Maildir's INBOX, or the MDA.
-func inboxTarget(a *config.Account) (maildir.Target, error) {
-	if a.MDA != "" {
-		return &maildir.MDA{Command: a.MDA, Timeout: mdaTimeout, DropEnv: a.SecretVariables()}, nil
+	open := maildir.Open
+	if dry {
+		open = maildir.OpenView
 	}
-	store, err := openStore(a)
+	store, err := open(a.Maildir, layout)
 	if err != nil {
-		return nil, err
+		return maildir.Destination{}, err
 	}
-	return store.Folder(nil)
+	return maildir.StoreDestination(store), nil
 }
 
 // mdaTimeout bounds one MDA run: a hung filter must not hold the lock (and

@@ -46,11 +46,8 @@ const (
 // maildirDir is the directory of the Maildir folder the run delivers into,
 // or reads in a dry run; "" when there is none.
 func (r *runner) maildirDir() string {
-	if r.folder != nil {
-		return r.folder.Dir()
-	}
-	if r.opt.Target == nil && r.opt.DryRun {
-		return r.opt.Maildir
+	if r.mbox != nil {
+		return r.mbox.Dir()
 	}
 	return ""
 }
@@ -64,7 +61,7 @@ func (r *runner) decideBinding() (binding, error) {
 	if b.dir == "" {
 		return b, nil
 	}
-	id, err := maildir.ReadID(b.dir)
+	id, err := r.mbox.ReadID()
 	if err != nil {
 		return b, err
 	}
@@ -83,7 +80,7 @@ func (r *runner) decideBinding() (binding, error) {
 	case len(st.entries) > 0:
 		b.mode = bindUpgrade
 	case r.opt.Keep:
-		has, err := maildir.HasMessages(b.dir)
+		has, err := r.mbox.HasMessages()
 		if err != nil {
 			return b, err
 		}
@@ -145,11 +142,11 @@ func (r *runner) rematch(ctx context.Context, s *session, b binding, msgs []serv
 			want = append(want, maildir.MatchKey{HeaderKey: in.key, Size: m.Size})
 		}
 	}
-	ix, err := maildir.IndexMatches(b.dir, want, nil)
+	ix, err := r.mbox.Index(want, nil)
 	if err != nil {
 		return res, nil, failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: looking for the server's messages in %s: %w", b.dir, err))
 	}
-	t := now()
+	t := r.clock()
 	for _, m := range msgs {
 		in, ok := infos[m.Num]
 		if !ok {
@@ -187,7 +184,7 @@ func (r *runner) bindState(b binding) error {
 	default:
 		return nil
 	}
-	id, err := r.folder.ID()
+	id, err := r.mbox.ID()
 	if err != nil {
 		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: the identity of the Maildir %s: %w", b.dir, err))
 	}

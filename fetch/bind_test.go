@@ -33,13 +33,18 @@ func (a *account) useMaildir(t testing.TB, dir string) {
 	if a.inbox, err = store.Folder(nil); err != nil {
 		t.Fatal(err)
 	}
+	a.dest = maildir.StoreDestination(store)
 	a.maildir = dir
 }
 
-// dryOptions turns opt into the dry run of the same account: no Target,
-// the Maildir named for reading only.
+// dryOptions turns opt into the dry run of the same account: the Maildir
+// as a read-only view (maildir.OpenView), as the CLI gives a dry run.
 func dryOptions(opt Options, maildirDir string, sink report.Sink) Options {
-	opt.DryRun, opt.Target, opt.Maildir, opt.Sink = true, nil, maildirDir, sink
+	view, err := maildir.OpenView(maildirDir, maildir.LayoutMaildirPP)
+	if err != nil {
+		panic(err)
+	}
+	opt.DryRun, opt.Dest, opt.Sink = true, maildir.StoreDestination(view), sink
 	return opt
 }
 
@@ -120,15 +125,16 @@ func noIDMessages() []dovetest.Message {
 // Maildir, whose identity the state no longer names, nothing is fetched:
 // everything is found there.
 func TestDovecotBindNewMaildir(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "bindnew")
 	msgs := append(dovetest.Generate(11, 120), noIDMessages()...)
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
+	if err := srv.Seed("bindnew", "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	a := newAccount(t, dir)
 	m1 := a.maildir
-	opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)
+	opt := a.dovecotOptions(srv, "bindnew", transport.TLSImplicit, nil)
 	opt.Keep = true
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != len(msgs) {
 		t.Fatalf("first run: %+v %v", res, err)
@@ -141,7 +147,7 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 	// A new Maildir at another path, not created yet.
 	m2 := filepath.Join(dir, "Maildir2")
 	res, rec := dryThenRealFresh(t, opt, m2, a)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	if res.Delivered != len(msgs) || res.Matched != 0 {
 		t.Errorf("over the new Maildir: %+v", res)
 	}
@@ -159,7 +165,7 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 
 	// Back to the first Maildir: another identity. Everything is there.
 	a.useMaildir(t, m1)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	res, rec = dryThenReal(t, opt, m1)
 	if res.Delivered != 0 || res.Matched != len(msgs) {
 		t.Errorf("back over the first Maildir: %+v", res)
@@ -170,14 +176,14 @@ func TestDovecotBindNewMaildir(t *testing.T) {
 		!strings.Contains(n[0], "fetching 0") {
 		t.Errorf("notices %q", n)
 	}
-	if n := mustCount(t, srv, "alice"); n != len(msgs) {
+	if n := mustCount(t, srv, "bindnew"); n != len(msgs) {
 		t.Errorf("%d messages on the server, want %d", n, len(msgs))
 	}
 }
 
 // dryThenRealFresh is dryThenReal over a Maildir that does not exist yet:
 // the dry run must not create it, the real run creates it through the
-// Target (as the CLI does).
+// destination (as the CLI does).
 func dryThenRealFresh(t *testing.T, opt Options, dir string, a *account) (Result, *recorder) {
 	t.Helper()
 	dry := &recorder{}
@@ -188,7 +194,7 @@ func dryThenRealFresh(t *testing.T, opt Options, dir string, a *account) (Result
 		t.Fatalf("the dry run created %s: %v", dir, err)
 	}
 	a.useMaildir(t, dir)
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	real := &recorder{}
 	opt.Sink = real
 	res, err := Run(context.Background(), opt)
@@ -209,20 +215,21 @@ func dryThenRealFresh(t *testing.T, opt Options, dir string, a *account) (Result
 // duplicates nothing; messages without a Message-ID are matched by their
 // header, each file once.
 func TestDovecotBindSecondStateDir(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "bindsecond")
 	msgs := append(dovetest.Generate(12, 150), noIDMessages()...)
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
+	if err := srv.Seed("bindsecond", "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
 	a := newAccount(t, t.TempDir())
-	opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)
+	opt := a.dovecotOptions(srv, "bindsecond", transport.TLSImplicit, nil)
 	opt.Keep = true
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != len(msgs) {
 		t.Fatalf("first run: %+v %v", res, err)
 	}
 	// 20 more arrive; the second state directory knows none.
 	more := dovetest.Generate(13, 20)
-	if err := srv.Seed("alice", "INBOX", more); err != nil {
+	if err := srv.Seed("bindsecond", "INBOX", more); err != nil {
 		t.Fatal(err)
 	}
 	opt.StateDir = filepath.Join(t.TempDir(), "state2")
@@ -238,7 +245,7 @@ func TestDovecotBindSecondStateDir(t *testing.T) {
 		!strings.Contains(n[0], "fetching 20") {
 		t.Errorf("notices %q", n)
 	}
-	if n := mustCount(t, srv, "alice"); n != len(msgs)+len(more) {
+	if n := mustCount(t, srv, "bindsecond"); n != len(msgs)+len(more) {
 		t.Errorf("%d on the server", n)
 	}
 	// And it is bound now: nothing more.
@@ -250,13 +257,14 @@ func TestDovecotBindSecondStateDir(t *testing.T) {
 // A state written by version 1 (no identity) is taken as describing the
 // Maildir: nothing is fetched again, and it is bound to it from then on.
 func TestDovecotBindUpgradeV1(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "bindv1")
 	msgs := dovetest.Generate(14, 60)
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
+	if err := srv.Seed("bindv1", "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
 	a := newAccount(t, t.TempDir())
-	opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)
+	opt := a.dovecotOptions(srv, "bindv1", transport.TLSImplicit, nil)
 	opt.Keep = true
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != len(msgs) {
 		t.Fatalf("first run: %+v %v", res, err)
@@ -290,7 +298,7 @@ func TestDovecotBindUpgradeV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.useMaildir(t, a.maildir) // a new process: the identity is read again
-	opt.Target = a.inbox
+	opt.Dest = a.dest
 	res, rec := dryThenReal(t, opt, a.maildir)
 	if res.Delivered != 0 || res.Matched != 0 || len(rec.of(report.Notice)) != 0 {
 		t.Errorf("upgrade run: %+v, notices %q", res, notices(rec))
@@ -378,21 +386,22 @@ func (q *quitCutter) serve() {
 // without being fetched, the rest fetched again before deletion. Nothing
 // is lost; the server ends empty; the new Maildir holds each message once.
 func TestDovecotBindDeleteLostQuit(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "bindlostquit")
 	msgs := append(dovetest.Generate(15, 80), noIDMessages()...)
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
+	if err := srv.Seed("bindlostquit", "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
 	cut := newQuitCutter(t, srv.POP3Addr())
 	dir := t.TempDir()
 	a := newAccount(t, dir)
-	opt := a.dovecotOptions(srv, "alice", transport.TLSNone, nil)
+	opt := a.dovecotOptions(srv, "bindlostquit", transport.TLSNone, nil)
 	opt.Port = cut.port()
 	opt.Security.AllowPlaintextAuth = true
 	if _, err := Run(context.Background(), opt); err == nil {
 		t.Fatal("a run whose QUIT was lost reported success")
 	}
-	if n := mustCount(t, srv, "alice"); n != len(msgs) {
+	if n := mustCount(t, srv, "bindlostquit"); n != len(msgs) {
 		t.Fatalf("%d on the server after the lost QUIT, want all %d", n, len(msgs))
 	}
 	sameMessages(t, a.delivered(t), seededRaws(msgs))
@@ -419,13 +428,13 @@ func TestDovecotBindDeleteLostQuit(t *testing.T) {
 		}
 		copied++
 	}
-	opt.Target = a2.inbox
+	opt.Dest = a2.dest
 	res, rec := dryThenReal(t, opt, m2)
 	if res.Matched != copied || res.Delivered != len(msgs)-copied || res.Deleted != len(msgs) {
 		t.Errorf("over the restored Maildir: %+v (copied %d)", res, copied)
 	}
 	sameMessages(t, a2.delivered(t), seededRaws(msgs))
-	if n := mustCount(t, srv, "alice"); n != 0 {
+	if n := mustCount(t, srv, "bindlostquit"); n != 0 {
 		t.Errorf("%d messages left on the server", n)
 	}
 	if n := notices(rec); len(n) != 1 || !strings.Contains(n[0], "not the one this state describes") ||
@@ -440,6 +449,7 @@ func TestDovecotBindDeleteLostQuit(t *testing.T) {
 // A server without TOP cannot be re-matched: over a Maildir the state does
 // not describe, everything is fetched, and the notice says why.
 func TestFakeBindNoTop(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(10)
 	srv := newFakeServer(t, msgs)
 	dir := t.TempDir()

@@ -1,6 +1,7 @@
 // Package fetch is a POP3 run: it connects, plans from UIDL and LIST, streams
-// each message into a maildir.Target, makes it durable, and only then
-// deletes it on the server (or, with Keep, leaves it there and remembers it).
+// each message into the INBOX mailbox of its maildir.Destination (or its
+// MDA), makes it durable, and only then deletes it on the server (or, with
+// Keep, leaves it there and remembers it).
 //
 // # A run
 //
@@ -15,13 +16,14 @@
 //	          fetch, what to delete without fetching, what to skip (MaxSize,
 //	          MaxMessages)
 //	stream    RETR pipelined (a window of commands in flight when the server
-//	          advertises PIPELINING); each body streams into Target.Stage,
+//	          advertises PIPELINING); each body streams into Mailbox.Stage,
 //	          which writes the file while its fsync runs in maildir's pool
 //	commit    per batch (64 messages or 16 MiB), in a goroutine of its own so
-//	          the socket keeps streaming: journal "pending" + fsync, Publish
-//	          (wait for the files' fsyncs, rename into new/, fsync new/),
-//	          journal "done" (made durable by the next batch's fsync, and by
-//	          one more fsync after the last batch, before any DELE)
+//	          the socket keeps streaming, through ledger.Deliver: journal
+//	          "pending" + fsync, Publish (wait for the files' fsyncs, rename
+//	          into new/, fsync new/), journal "done" (made durable by the
+//	          next batch's fsync, and by one more fsync after the last
+//	          batch, before any DELE)
 //	delete    DELE (pipelined) for every message whose delivery is durable,
 //	          then QUIT, whose +OK commits the deletions; "gone" records;
 //	          the journal is compacted
@@ -34,33 +36,46 @@
 //
 // # State
 //
-// The state is one maildir.Journal, StateDir/pop3.journal (records framed
-// by maildir with a CRC-32C each; a torn last record is dropped). Each
-// payload is one line of space-separated fields; a UIDL, unique name or
-// identity has '%' and every byte outside '!'..'~' escaped as %XX
-// (uppercase hex, and only those bytes), so a record has exactly one
-// spelling:
+// The state is one ledger (internal/ledger), StateDir/pop3.journal: a
+// maildir.Journal (records framed with a CRC-32C each; a torn last record
+// is dropped) under the intent protocol, which owns the V, P and D
+// records and writes them the same way for both engines. Each payload is
+// one line of space-separated fields; a UIDL, unique name or identity has
+// '%' and every byte outside '!'..'~' escaped as %XX (uppercase hex, and
+// only those bytes), so a record has exactly one spelling:
 //
 //	V <version>                      format version, now 2; a later version is refused
 //	B <identity>                     bound: the identity of the Maildir folder the
 //	                                 records after it describe (maildir.IDFile)
-//	P <uidl> <unique> <unix-time>    pending: a delivery under this Maildir unique
-//	                                 name may have completed ("-" for an MDA)
-//	D <uidl> <unix-time>             done: delivered; the time is when it was
-//	                                 first fetched (DeleteAfter counts from it)
+//	P <uidl> <unique> <unix-time>    pending (the ledger's intent): a delivery under
+//	                                 this Maildir unique name may have completed
+//	                                 ("-" for an MDA); the time is when it was fetched
+//	D <uidl> <unix-time>             done (the ledger's): delivered; the time is when
+//	                                 it was first fetched (DeleteAfter counts from it)
 //	X <uidl>                         gone: QUIT committed its deletion
 //
 // Replaying in order: B binds the state to a folder (a B naming another
 // identity than an earlier B forgets everything before it: that described
 // another Maildir), P adds a unique name in doubt (ignored if already
 // done), D marks done and clears the doubt (keeping the earliest time), X
-// forgets the UIDL. Records that do not parse are skipped with a notice (at
-// worst a message is fetched twice, never lost). At the end of a run the
-// journal is rewritten (atomically) to "V 2", the B record, and one D
-// record per UIDL that is still on the server and was not deleted: in keep
-// mode that is the set of messages fetched before; in delete mode it is
-// only those whose deletion did not commit. Version 1 had no B record: its
-// journals are read as they are and rewritten as version 2.
+// forgets the UIDL. At the end of a run the journal is rewritten
+// (atomically) to "V 2", the B record, and one D record per UIDL that is
+// still on the server and was not deleted: in keep mode that is the set
+// of messages fetched before; in delete mode it is only those whose
+// deletion did not commit. Version 1 had no B record: its journals are
+// read as they are and rewritten as version 2 (the records of both
+// versions have the same shape, so the version stays 2).
+//
+// A state that cannot be read whole is refused, with the ledger's one
+// corrupt-record rule: a record that does not parse (a kind or a field
+// this version does not know), anywhere in the journal, or one damaged
+// before the last (a bad checksum), stops the run before it connects, with
+// failure.LocalIO and one line that names the file and the record and
+// says to move the file away. Versions 1 and 2 skipped such records with a
+// notice; a state read wrong can make a run delete on the server a message
+// it never delivered, and is worse than no state: without one the next
+// run re-matches what the Maildir holds (in keep mode; in delete mode only
+// a message whose deletion did not complete can be fetched twice).
 //
 // # The state belongs to its Maildir
 //
@@ -101,10 +116,10 @@
 // records the decision trusts (an upgrade's, or a re-match's, with the
 // first-fetched time the old state knew). One notice says why the state
 // was not trusted and what the re-match found. A dry run decides the same
-// way from the same reads (Options.Maildir names the folder, which it
-// never creates), shows the same notice and exactly the fetches and
-// deletions the real run will make, and writes nothing, not even the
-// identity file.
+// way from the same reads (Options.Dest is a read-only view of the Maildir,
+// whose INBOX it never creates), shows the same notice and exactly the
+// fetches and deletions the real run will make, and writes nothing, not
+// even the identity file.
 //
 // # Crash safety
 //
@@ -120,11 +135,14 @@
 //   - No duplicate from a crash after delivery. Every file that reaches
 //     new/ has a synced P record naming its unique name before the rename,
 //     and a D record after (synced with the next batch's records, and in
-//     any case before the message's DELE). On start-up a P without D is looked up in new/
-//     and cur/ (maildir.Folder.Find): found means delivered (a D record is
-//     added), missing means the rename never became durable and the message
-//     is fetched again under a new name. A D is never re-checked, so a
-//     message the user has since read, moved or deleted is not fetched again.
+//     any case before the message's DELE): ledger.Deliver. On start-up a P
+//     without D is looked up in new/ and cur/ (ledger.Resolve with
+//     maildir.Mailbox.Find, by the core of the unique name, so a mail
+//     reader's renames do not hide it): found means delivered (a D record
+//     is added), missing means the rename never became durable and the
+//     message is fetched again under a new name. A D is never re-checked,
+//     so a message the user has since read, moved or deleted is not
+//     fetched again.
 //   - No duplicate from a lost QUIT. The done record survives until the
 //     server stops listing the UIDL: a message still on the server that the
 //     state says was delivered is deleted without being fetched again (keep
@@ -135,11 +153,13 @@
 //
 // The limits, each announced by a notice when it applies:
 //
-//   - An MDA leaves nothing to look for. Its delivery is complete when the
-//     command exited 0; the done record follows at once, synced before any
-//     DELE. A crash in the instant between the MDA's exit and that record's
-//     sync leaves a P record with "-": the message is fetched again and may
-//     reach the MDA twice (a duplicate, never a loss).
+//   - An MDA leaves nothing to look for. Its P record with "-" is synced
+//     before the command runs (ledger.DeliverNow); its delivery is complete
+//     when the command exited 0; the done record follows at once, synced
+//     before any DELE. A crash in the instant between the MDA's exit and
+//     that record's sync leaves the P record: the message is fetched again
+//     and may reach the MDA twice (a duplicate, never a loss), which a
+//     notice says.
 //   - A server without UIDL: delete mode still works (deliver, DELE, QUIT),
 //     but nothing can be journaled, so a run interrupted between a delivery
 //     and QUIT's reply fetches those messages again. Keep mode is refused.

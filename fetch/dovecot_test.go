@@ -36,7 +36,7 @@ func (a *account) dovecotOptions(srv *dovetest.Server, user string, mode transpo
 		Account: user, Host: srv.Host, Port: port,
 		Security: transport.Security{Mode: mode, CAFile: srv.CAFile},
 		User:     user, Secret: "secret",
-		Target: a.inbox, StateDir: a.stateDir, Sink: sink,
+		Dest: a.dest, StateDir: a.stateDir, Sink: sink,
 	}
 }
 
@@ -61,8 +61,8 @@ func mustCount(t testing.TB, srv *dovetest.Server, user string) int {
 // TLS, STARTTLS, and without pipelining: every message byte-identical in
 // the Maildir, the server's INBOX empty afterwards.
 func TestDovecotDeleteMode(t *testing.T) {
-	users := []dovetest.User{{Name: "tls", Password: "secret"}, {Name: "starttls", Password: "secret"}, {Name: "nopipe", Password: "secret"}}
-	srv := dovetest.Start(t, dovetest.Options{Users: users})
+	t.Parallel()
+	srv := dovecot(t, "tls", "starttls", "nopipe")
 	msgs := dovetest.Generate(1, 1000)
 	for _, tc := range []struct {
 		user   string
@@ -70,6 +70,7 @@ func TestDovecotDeleteMode(t *testing.T) {
 		window int
 	}{{"tls", transport.TLSImplicit, 0}, {"starttls", transport.TLSStartTLS, 0}, {"nopipe", transport.TLSImplicit, 1}} {
 		t.Run(tc.user, func(t *testing.T) {
+			t.Parallel()
 			if err := srv.Seed(tc.user, "INBOX", msgs); err != nil {
 				t.Fatal(err)
 			}
@@ -102,13 +103,14 @@ func TestDovecotDeleteMode(t *testing.T) {
 // Keep mode: the second run fetches nothing; 50 new messages are exactly
 // what the third run fetches.
 func TestDovecotKeep(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "keep")
 	msgs := dovetest.Generate(2, 250)
-	if err := srv.Seed("alice", "INBOX", msgs[:200]); err != nil {
+	if err := srv.Seed("keep", "INBOX", msgs[:200]); err != nil {
 		t.Fatal(err)
 	}
 	a := newAccount(t, t.TempDir())
-	opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)
+	opt := a.dovecotOptions(srv, "keep", transport.TLSImplicit, nil)
 	opt.Keep = true
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != 200 || res.Deleted != 0 {
 		t.Fatalf("first run %+v %v", res, err)
@@ -116,7 +118,7 @@ func TestDovecotKeep(t *testing.T) {
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != 0 {
 		t.Fatalf("second run %+v %v", res, err)
 	}
-	if err := srv.Seed("alice", "INBOX", msgs[200:]); err != nil {
+	if err := srv.Seed("keep", "INBOX", msgs[200:]); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
@@ -134,7 +136,7 @@ func TestDovecotKeep(t *testing.T) {
 	}
 	sameMessages(t, got, seededRaws(msgs[200:]))
 	sameMessages(t, a.delivered(t), seededRaws(msgs))
-	if n := mustCount(t, srv, "alice"); n != 250 {
+	if n := mustCount(t, srv, "keep"); n != 250 {
 		t.Errorf("%d on the server, want 250", n)
 	}
 	// Check sees the same maildrop.
@@ -145,10 +147,11 @@ func TestDovecotKeep(t *testing.T) {
 }
 
 func TestDovecotAuthFailure(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "authfail")
 	a := newAccount(t, t.TempDir())
 	for _, auth := range []string{"auto", "user", "plain", "apop", "cram-md5"} {
-		opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)
+		opt := a.dovecotOptions(srv, "authfail", transport.TLSImplicit, nil)
 		opt.Auth, opt.Secret = auth, "wrong"
 		if _, err := Run(context.Background(), opt); failure.KindOf(err) != failure.Auth {
 			t.Errorf("auth %s: got %v (kind %v), want an auth failure", auth, err, failure.KindOf(err))
@@ -175,7 +178,7 @@ func TestCrashHelper(t *testing.T) {
 	opt := Options{
 		Account: "crash", Host: os.Getenv("CRASH_HOST"), Port: port,
 		Security: transport.Security{Mode: transport.TLSImplicit, CAFile: os.Getenv("CRASH_CA")},
-		User:     "alice", Secret: "secret", Target: a.inbox, StateDir: a.stateDir,
+		User:     os.Getenv("CRASH_USER"), Secret: "secret", Dest: a.dest, StateDir: a.stateDir,
 	}
 	// Small windows and batches are not needed: the kill lands wherever
 	// it lands. Errors other than the kill itself fail the helper.
@@ -188,12 +191,13 @@ func TestCrashHelper(t *testing.T) {
 // again, then a run to completion: every message exactly once in the
 // Maildir, none left on the server.
 func TestDovecotCrash(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(crashEnv) == "1" {
 		t.Skip("inside the helper")
 	}
-	srv := dovetest.Start(t, dovetest.Options{})
+	srv := dovecot(t, "crash")
 	msgs := dovetest.Generate(3, 500)
-	if err := srv.Seed("alice", "INBOX", msgs); err != nil {
+	if err := srv.Seed("crash", "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -209,7 +213,7 @@ func TestDovecotCrash(t *testing.T) {
 	for round := 0; round < 40 && completed == 0; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"=1", "CRASH_DIR="+dir, "CRASH_HOST="+srv.Host,
-			"CRASH_PORT="+strconv.Itoa(srv.POP3SPort), "CRASH_CA="+srv.CAFile)
+			"CRASH_PORT="+strconv.Itoa(srv.POP3SPort), "CRASH_CA="+srv.CAFile, "CRASH_USER=crash")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -259,9 +263,9 @@ func TestDovecotCrash(t *testing.T) {
 		progress = append(progress, inNew())
 	}
 	t.Logf("%d kills (messages in new/ after each: %v), %d helper runs completed; %d on the server before the final run",
-		kills, progress, completed, mustCount(t, srv, "alice"))
+		kills, progress, completed, mustCount(t, srv, "crash"))
 	rec := &recorder{}
-	opt := a.dovecotOptions(srv, "alice", transport.TLSImplicit, rec)
+	opt := a.dovecotOptions(srv, "crash", transport.TLSImplicit, rec)
 	if _, err := Run(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +280,7 @@ func TestDovecotCrash(t *testing.T) {
 		}
 	}
 	sameMessages(t, got, seededRaws(msgs))
-	if n := mustCount(t, srv, "alice"); n != 0 {
+	if n := mustCount(t, srv, "crash"); n != 0 {
 		t.Errorf("%d messages left on the server", n)
 	}
 }
@@ -289,6 +293,7 @@ func TestDovecotCrash(t *testing.T) {
 // run used to deliver nothing at all, every time. Needs root for a small
 // tmpfs.
 func TestDovecotDiskFull(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
@@ -296,12 +301,8 @@ func TestDovecotDiskFull(t *testing.T) {
 		user string
 		size string
 		keep bool
-	}{{"big", "3m", false}, {"small", "1m", false}, {"keep", "1m", true}}
-	var users []dovetest.User
-	for _, tc := range cases {
-		users = append(users, dovetest.User{Name: tc.user, Password: "secret"})
-	}
-	srv := dovetest.Start(t, dovetest.Options{Users: users})
+	}{{"fullbig", "3m", false}, {"fullsmall", "1m", false}, {"fullkeep", "1m", true}}
+	srv := dovecot(t, "fullbig", "fullsmall", "fullkeep")
 	msgs := dovetest.Generate(4, 300) // about 10 MB
 	for _, tc := range cases {
 		t.Run(tc.user, func(t *testing.T) {
@@ -384,17 +385,18 @@ func TestDovecotDiskFull(t *testing.T) {
 // A message far larger than any buffer: streamed through, byte-identical.
 // The memory bound itself is measured by the benchmark, not asserted here.
 func TestDovecotLargeMessage(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "large")
 	size := 20 << 20
 	if testing.Short() {
 		size = 2 << 20
 	}
 	raw := bigMessage(size)
-	if err := srv.Seed("alice", "INBOX", []dovetest.Message{{Raw: raw}}); err != nil {
+	if err := srv.Seed("large", "INBOX", []dovetest.Message{{Raw: raw}}); err != nil {
 		t.Fatal(err)
 	}
 	a := newAccount(t, t.TempDir())
-	if res, err := Run(context.Background(), a.dovecotOptions(srv, "alice", transport.TLSImplicit, nil)); err != nil || res.Delivered != 1 {
+	if res, err := Run(context.Background(), a.dovecotOptions(srv, "large", transport.TLSImplicit, nil)); err != nil || res.Delivered != 1 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	sameMessages(t, a.delivered(t), [][]byte{raw})

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 // connections where no real server can be made to.
 
 func TestFakeDeleteMode(t *testing.T) {
+	t.Parallel()
 	for _, pipelining := range []bool{true, false} {
 		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
 			msgs := testMessages(150) // over two batches
@@ -70,6 +72,7 @@ func TestFakeDeleteMode(t *testing.T) {
 // messages already published stay, and the next run delivers the rest,
 // each message once.
 func TestFakeCutMidRetr(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(200)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -104,6 +107,7 @@ func TestFakeCutMidRetr(t *testing.T) {
 // deletions back. The next run must not deliver those messages again; it
 // deletes them.
 func TestFakeCutBeforeQuit(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(100)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.cutAtQuit = true })
@@ -144,6 +148,7 @@ func TestFakeCutBeforeQuit(t *testing.T) {
 // A message the server refuses is reported and stays; the others go
 // through; the run ends Partial.
 func TestFakeRetrRefused(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(10)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.retrErr = 4 })
@@ -166,6 +171,7 @@ func TestFakeRetrRefused(t *testing.T) {
 }
 
 func TestFakeKeepMode(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(20)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -200,24 +206,24 @@ func TestFakeKeepMode(t *testing.T) {
 }
 
 func TestFakeDeleteAfter(t *testing.T) {
-	defer func(f func() time.Time) { now = f }(now)
+	t.Parallel()
 	t0 := time.Now()
-	now = func() time.Time { return t0 }
 	msgs := testMessages(6)
 	srv := newFakeServer(t, msgs[:3])
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
+	opt.now = func() time.Time { return t0 }
 	opt.Keep, opt.DeleteAfter = true, 7*24*time.Hour
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	now = func() time.Time { return t0.Add(3 * 24 * time.Hour) }
+	opt.now = func() time.Time { return t0.Add(3 * 24 * time.Hour) }
 	srv.set(func(s *fakeServer) { s.msgs = append(s.msgs, msgs[3:]...) })
 	if res, err := Run(context.Background(), opt); err != nil || res.Delivered != 3 || res.Deleted != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// 8 days after the first run: the first three are due, the others not.
-	now = func() time.Time { return t0.Add(8 * 24 * time.Hour) }
+	opt.now = func() time.Time { return t0.Add(8 * 24 * time.Hour) }
 	res, err := Run(context.Background(), opt)
 	if err != nil || res.Delivered != 0 || res.Deleted != 3 {
 		t.Fatalf("%+v %v", res, err)
@@ -230,6 +236,7 @@ func TestFakeDeleteAfter(t *testing.T) {
 }
 
 func TestFakeNoUIDL(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(5)
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.noUIDL = true })
@@ -256,6 +263,7 @@ func TestFakeNoUIDL(t *testing.T) {
 }
 
 func TestFakeMaxSizeAndMessages(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(12) // every third has a 4000-byte line
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -278,6 +286,7 @@ func TestFakeMaxSizeAndMessages(t *testing.T) {
 }
 
 func TestFakeDryRun(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(8)
 	srv := newFakeServer(t, msgs)
 	dir := t.TempDir()
@@ -343,7 +352,7 @@ func TestFakeDryRun(t *testing.T) {
 	}
 	before, _ := os.ReadFile(filepath.Join(a.stateDir, stateFile))
 	rec = &recorder{}
-	kopt.DryRun, kopt.Target, kopt.MaxMessages, kopt.Sink = true, nil, 0, rec
+	kopt.DryRun, kopt.Dest, kopt.MaxMessages, kopt.Sink = true, maildir.Destination{}, 0, rec
 	if _, err := Run(context.Background(), kopt); err != nil {
 		t.Fatal(err)
 	}
@@ -362,6 +371,7 @@ func TestFakeDryRun(t *testing.T) {
 // STARTTLS is required, not opportunistic: a server without STLS gets
 // nothing but CAPA.
 func TestFakeStartTLSRequired(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -381,6 +391,7 @@ func TestFakeStartTLSRequired(t *testing.T) {
 // use APOP (the greeting has a timestamp), which does not show the password
 // (transport.Security.CheckAuth).
 func TestFakePlaintextRefused(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -404,6 +415,7 @@ func TestFakePlaintextRefused(t *testing.T) {
 }
 
 func TestFakeAuthFailure(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	opt := a.fakeOptions(srv, nil)
@@ -418,14 +430,25 @@ func TestFakeAuthFailure(t *testing.T) {
 }
 
 // A delivery left in doubt (pending without done) is settled by looking
-// for its file: found means delivered, missing means fetch again.
+// for its file: found means delivered, missing means fetch again. A file a
+// mail reader renamed meanwhile (moved into cur/ with flags, a Maildir++
+// field added after the size) is found by the core of its name.
 func TestFakeResolvePending(t *testing.T) {
-	msgs := testMessages(3)
+	t.Parallel()
+	msgs := testMessages(4)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
-	// Message 0 made it into new/ before the crash; message 1 did not.
+	// Message 0 made it into new/ before the crash; message 1 did not;
+	// message 3 did, and a reader renamed it.
 	st, err := a.inbox.Deliver(context.Background(), strings.NewReader(string(msgs[0].Raw)), maildir.StageOptions{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	st3, err := a.inbox.Deliver(context.Background(), strings.NewReader(string(msgs[3].Raw)), maildir.StageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(st3.Path(), filepath.Join(a.maildir, "cur", st3.Unique()+",W=9999:2,S")); err != nil {
 		t.Fatal(err)
 	}
 	j, _, err := maildir.OpenJournal(filepath.Join(a.stateDir, stateFile))
@@ -434,7 +457,8 @@ func TestFakeResolvePending(t *testing.T) {
 	}
 	j.Append([]byte("V 1"),
 		record{Kind: recPending, UIDL: "uid0000", Unique: st.Unique(), Time: time.Now()}.format(),
-		record{Kind: recPending, UIDL: "uid0001", Unique: "1.M1P1Q1R1.gone,S=1", Time: time.Now()}.format())
+		record{Kind: recPending, UIDL: "uid0001", Unique: "1.M1P1Q1R1.gone,S=1", Time: time.Now()}.format(),
+		record{Kind: recPending, UIDL: "uid0003", Unique: st3.Unique(), Time: time.Now()}.format())
 	j.Sync()
 	j.Close()
 	srv.cmds()
@@ -442,20 +466,58 @@ func TestFakeResolvePending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Delivered != 2 || res.Deleted != 3 {
+	if res.Delivered != 2 || res.Deleted != 4 {
 		t.Errorf("%+v", res)
 	}
 	sameMessages(t, a.delivered(t), raws(msgs))
 	for _, c := range srv.cmds() {
-		if c == "RETR 1" {
-			t.Error("the delivered pending message was fetched again")
+		if c == "RETR 1" || c == "RETR 4" {
+			t.Errorf("a delivered pending message was fetched again: %s", c)
 		}
+	}
+}
+
+// A state with a record that does not parse is refused before the server
+// is touched: failure.LocalIO, one line naming the file and the record
+// and what to do; nothing fetched, nothing deleted, the state left as it
+// is. (Before the ledger, POP3 skipped such records with a notice.)
+func TestFakeDamagedState(t *testing.T) {
+	t.Parallel()
+	msgs := testMessages(3)
+	srv := newFakeServer(t, msgs)
+	a := newAccount(t, t.TempDir())
+	path := filepath.Join(a.stateDir, stateFile)
+	j, _, err := maildir.OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Append([]byte("V 2"), []byte("D uid0000 1700000000"), []byte("D uid0001 17e8"), []byte("D uid0002 1700000000"))
+	j.Close()
+	before, _ := os.ReadFile(path)
+	for _, dry := range []bool{false, true} {
+		opt := a.fakeOptions(srv, nil)
+		opt.DryRun = dry
+		_, err := Run(context.Background(), opt)
+		if failure.KindOf(err) != failure.LocalIO || err == nil ||
+			!strings.Contains(err.Error(), path+" is damaged (record 3: ") || !strings.Contains(err.Error(), "move it away") {
+			t.Errorf("dry %v: got %v (kind %v)", dry, err, failure.KindOf(err))
+		}
+	}
+	if cmds := srv.cmds(); len(cmds) != 0 {
+		t.Errorf("the server was sent %q", cmds)
+	}
+	if len(a.delivered(t)) != 0 || len(srv.remaining()) != 3 {
+		t.Errorf("something was fetched or deleted")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Errorf("the damaged state was changed")
 	}
 }
 
 // An MDA target: each message goes to the command; one it rejects stays on
 // the server.
 func TestFakeMDA(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(6)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -463,7 +525,7 @@ func TestFakeMDA(t *testing.T) {
 	os.Mkdir(out, 0o700)
 	opt := a.fakeOptions(srv, nil)
 	// Rejects message 2; stores the others one file each.
-	opt.Target = &maildir.MDA{Command: fmt.Sprintf(`f=$(mktemp %s/m.XXXXXX) && cat > "$f" && if grep -q "^Subject: message 2 " "$f"; then rm "$f"; exit 1; fi`, out)}
+	opt.Dest = maildir.MDADestination(&maildir.MDA{Command: fmt.Sprintf(`f=$(mktemp %s/m.XXXXXX) && cat > "$f" && if grep -q "^Subject: message 2 " "$f"; then rm "$f"; exit 1; fi`, out)})
 	res, err := Run(context.Background(), opt)
 	if failure.KindOf(err) != failure.Partial {
 		t.Fatalf("got %v", err)
@@ -486,6 +548,7 @@ func TestFakeMDA(t *testing.T) {
 
 // Check logs in and reports the maildrop.
 func TestFakeCheck(t *testing.T) {
+	t.Parallel()
 	msgs := testMessages(4)
 	srv := newFakeServer(t, msgs)
 	a := newAccount(t, t.TempDir())
@@ -500,6 +563,7 @@ func TestFakeCheck(t *testing.T) {
 
 // A cancelled run deletes nothing.
 func TestFakeCancelled(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(5))
 	a := newAccount(t, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -515,6 +579,7 @@ func TestFakeCancelled(t *testing.T) {
 
 // The trace shows the conversation but never the password.
 func TestFakeTrace(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(2))
 	a := newAccount(t, t.TempDir())
 	var trace strings.Builder
@@ -535,6 +600,7 @@ func TestFakeTrace(t *testing.T) {
 
 // A busy maildrop is a temporary failure, a refused login an auth failure.
 func TestFakeLoginReplies(t *testing.T) {
+	t.Parallel()
 	srv := newFakeServer(t, testMessages(1))
 	a := newAccount(t, t.TempDir())
 	for _, tc := range []struct {

@@ -2,14 +2,17 @@ package fetch
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/mailfetch/mailfetch/internal/dovetest"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
@@ -45,6 +48,7 @@ type account struct {
 	maildir  string
 	stateDir string
 	inbox    *maildir.Folder
+	dest     maildir.Destination // the store of inbox, as the CLI gives it
 }
 
 func newAccount(t testing.TB, dir string) *account {
@@ -57,6 +61,7 @@ func newAccount(t testing.TB, dir string) *account {
 	if a.inbox, err = store.Folder(nil); err != nil {
 		t.Fatal(err)
 	}
+	a.dest = maildir.StoreDestination(store)
 	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func (a *account) fakeOptions(s *fakeServer, sink report.Sink) Options {
 		Account: "test", Host: host, Port: port,
 		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
 		User:     "alice", Secret: "secret",
-		Target: a.inbox, StateDir: a.stateDir, Sink: sink,
+		Dest: a.dest, StateDir: a.stateDir, Sink: sink,
 	}
 }
 
@@ -182,4 +187,71 @@ func raws(msgs []fakeMsg) [][]byte {
 		out[i] = m.Raw
 	}
 	return out
+}
+
+// dovecotUsers are the harness users of the Dovecot-backed tests, one
+// (or a few) per test: the tests share one server and run in parallel,
+// each on mailboxes of its own.
+var dovecotUsers = []string{
+	"tls", "starttls", "nopipe", "keep", "authfail", "crash", "large", "wrongport",
+	"fullbig", "fullsmall", "fullkeep", "bindnew", "bindsecond", "bindv1", "bindlostquit",
+}
+
+// shared is the Dovecot that the package's tests share, started by the
+// first test that asks for it and stopped by TestMain.
+var shared struct {
+	once sync.Once
+	srv  *dovetest.Server
+	err  error
+}
+
+// dovecot returns the shared Dovecot for a test that uses the harness
+// users users, starting it once, with their INBOXes empty (go test
+// -count=N runs a test again on the same server). Like dovetest.Start, it
+// skips the test when Dovecot is not installed, unless
+// dovetest.RequireServerEnv is 1.
+func dovecot(t *testing.T, users ...string) *dovetest.Server {
+	t.Helper()
+	for _, u := range users {
+		if !slices.Contains(dovecotUsers, u) {
+			t.Fatalf("harness user %q is not in dovecotUsers", u)
+		}
+	}
+	shared.once.Do(func() {
+		var us []dovetest.User
+		for _, u := range dovecotUsers {
+			us = append(us, dovetest.User{Name: u, Password: "secret"})
+		}
+		shared.srv, shared.err = dovetest.StartServer(dovetest.Options{Users: us})
+	})
+	switch {
+	case errors.Is(shared.err, dovetest.ErrNotInstalled) && os.Getenv(dovetest.RequireServerEnv) != "1":
+		t.Skipf("%v", shared.err)
+	case shared.err != nil:
+		t.Fatalf("%v", shared.err)
+	}
+	for _, u := range users {
+		if _, err := shared.srv.Doveadm("expunge", "-u", u, "mailbox", "INBOX", "all"); err != nil {
+			if n, cerr := shared.srv.Count(u, "INBOX"); cerr != nil || n != 0 {
+				t.Fatalf("emptying the INBOX of %s: %v", u, err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the shared Dovecot logs to %s", shared.srv.LogFile)
+		}
+	})
+	return shared.srv
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		if err := shared.srv.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func TestMakePlan(t *testing.T) {
+	t.Parallel()
 	t0 := time.Unix(1700000000, 0)
 	day := 24 * time.Hour
 	msgs := []serverMsg{
@@ -65,6 +66,7 @@ func TestMakePlan(t *testing.T) {
 }
 
 func TestJoinListing(t *testing.T) {
+	t.Parallel()
 	msgs, dups := joinListing(map[int]int64{1: 10, 2: 20, 3: 30, 4: 40}, map[int]string{1: "x", 2: "y", 3: "x", 5: "z"})
 	want := []serverMsg{{1, "", 10}, {2, "y", 20}, {3, "", 30}, {4, "", 40}, {5, "z", 0}}
 	if fmt.Sprint(msgs) != fmt.Sprint(want) || fmt.Sprint(dups) != "[x]" {

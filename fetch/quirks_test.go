@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailfetch/mailfetch/internal/dovetest"
 	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/internal/transport"
 )
@@ -35,6 +34,7 @@ func courierMessages() []fakeMsg {
 // server deletes only what was delivered (one message it refuses to serve
 // stays).
 func TestFakeCourierUTF8(t *testing.T) {
+	t.Parallel()
 	for _, pipelining := range []bool{true, false} {
 		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
 			msgs := courierMessages()
@@ -66,6 +66,7 @@ func TestFakeCourierUTF8(t *testing.T) {
 // and a notice says what that may mean. A server without UTF8 is not
 // sent it.
 func TestFakeUTF8Refused(t *testing.T) {
+	t.Parallel()
 	msgs := courierMessages()
 	srv := newFakeServer(t, msgs)
 	srv.set(func(s *fakeServer) { s.utf8, s.utf8Refuse = true, true })
@@ -93,13 +94,14 @@ func TestFakeUTF8Refused(t *testing.T) {
 // A POP3 client pointed at an IMAP port fails at once with a protocol
 // error that says so, against the real server.
 func TestDovecotWrongPort(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{})
+	t.Parallel()
+	srv := dovecot(t, "wrongport")
 	a := newAccount(t, t.TempDir())
 	for _, tc := range []struct {
 		port int
 		mode transport.TLSMode
 	}{{srv.IMAPSPort, transport.TLSImplicit}, {srv.IMAPPort, transport.TLSNone}} {
-		opt := a.dovecotOptions(srv, "alice", tc.mode, nil)
+		opt := a.dovecotOptions(srv, "wrongport", tc.mode, nil)
 		opt.Port = tc.port
 		opt.Security.AllowPlaintextAuth = true
 		_, err := Run(context.Background(), opt)

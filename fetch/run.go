@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/ledger"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
@@ -30,17 +29,15 @@ type Options struct {
 	// is auto. With xoauth2 and oauthbearer, Secret is the access token.
 	Auth string
 
-	// Target is where messages go: the INBOX *maildir.Folder of the store,
-	// or a *maildir.MDA. Nil only for a dry run.
-	Target maildir.Target
+	// Dest is where messages go: the INBOX mailbox of its Maildir store,
+	// or its MDA. A dry run gets a read-only view (maildir.OpenView) and
+	// reads the Maildir there (its identity, its messages) to show what the
+	// real run would do, creating and changing nothing; a dry run may also
+	// get no destination, and then trusts the state as it is.
+	Dest maildir.Destination
 	// StateDir is the account's state directory; it exists (0700) and
 	// the caller holds its lock. A dry run only reads it.
 	StateDir string
-	// Maildir is, for a dry run (Target nil) into a Maildir, the
-	// directory of its INBOX folder: read (its identity, its messages) so
-	// that the dry run shows what the real run would do, and never
-	// created or changed. Empty with an MDA; ignored when Target is set.
-	Maildir string
 
 	// Keep leaves messages on the server; each is fetched once.
 	Keep bool
@@ -63,6 +60,10 @@ type Options struct {
 
 	Sink  report.Sink // nil: events are dropped
 	Trace io.Writer   // protocol transcript, credentials redacted; nil off
+
+	// now is the clock, time.Now when nil; tests set it to exercise
+	// DeleteAfter.
+	now func() time.Time
 }
 
 // Result counts what a run did.
@@ -92,9 +93,6 @@ const (
 	batchMessages = 64
 	batchBytes    = 16 << 20
 )
-
-// now is the clock; tests replace it to exercise DeleteAfter.
-var now = time.Now
 
 // Run fetches the account's mail as opt says. The error's failure kind
 // gives the exit code: Auth for a refused login, Temporary for network
@@ -135,8 +133,12 @@ type runner struct {
 	opt  Options
 	sink report.Sink
 
-	folder *maildir.Folder // Target when it is a Maildir folder, else nil
-	jnl    *maildir.Journal
+	// mbox is INBOX of a Maildir destination (read-only in a dry run),
+	// mda an MDA destination; target is the one of them that is set.
+	mbox   maildir.Mailbox
+	mda    *maildir.MDA
+	target maildir.Target
+	ledger *ledger.Ledger
 	st     *uidlState
 
 	// mu guards res and failed: the committer reports deliveries while
@@ -151,12 +153,19 @@ func newRunner(opt Options) *runner {
 	if r.sink == nil {
 		r.sink = report.Discard
 	}
-	r.folder, _ = opt.Target.(*maildir.Folder)
 	return r
 }
 
+// clock is the time now.
+func (r *runner) clock() time.Time {
+	if r.opt.now != nil {
+		return r.opt.now()
+	}
+	return time.Now()
+}
+
 func (r *runner) emit(e report.Event) {
-	e.Time = now()
+	e.Time = r.clock()
 	e.Account = r.opt.Account
 	e.Protocol = "pop3"
 	if e.Kind != report.AccountStart && e.Kind != report.AccountDone {
@@ -178,51 +187,39 @@ func (r *runner) messageFailed(m serverMsg, err error) {
 	r.emit(report.Event{Kind: report.Error, ServerID: m.UIDL, Size: m.Size, Err: err})
 }
 
+// run is one run: the local side first (destination, state, binding,
+// deliveries left in doubt), then the session: listing, plan, and either
+// the dry run's report or the deliveries and deletions.
 func (r *runner) run(ctx context.Context) (err error) {
-	opt := r.opt
-	switch {
-	case opt.Target == nil && !opt.DryRun:
-		return failure.New(failure.Usage, "pop3: no Maildir or MDA to deliver to")
-	case opt.StateDir == "" && !opt.DryRun:
-		return failure.New(failure.Usage, "pop3: no state directory")
+	if err := r.checkOptions(); err != nil {
+		return err
+	}
+	if err := r.openDestination(); err != nil {
+		return err
 	}
 	// The state is read before connecting: a local problem fails the run
 	// before the server is touched.
-	if opt.DryRun {
-		r.st, err = readStateReadOnly(opt.StateDir)
-		if err != nil {
-			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+	if err := r.openState(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := r.ledger.Close(); cerr != nil && err == nil {
+			err = cerr
 		}
-	} else {
-		if err := r.openState(); err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := r.jnl.Close(); cerr != nil && err == nil {
-				err = failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", cerr))
-			}
-		}()
-	}
-	if r.st.newer > 0 {
-		return fmt.Errorf("pop3 state %s was written by a newer mailfetch (version %d): refusing to use it",
-			filepath.Join(opt.StateDir, stateFile), r.st.newer)
-	}
-	if r.st.bad > 0 {
-		r.notice("state: ignored %d unreadable records (first: %v); a message they named may be fetched again", r.st.bad, r.st.firstBad)
-	}
+	}()
 	b, err := r.decideBinding()
 	if err != nil {
 		return err
 	}
 	// A state that describes another Maildir names files that are not
 	// here: the re-match replaces it, pending records included.
-	if !opt.DryRun && b.mode != bindRematch {
+	if !r.opt.DryRun && b.mode != bindRematch {
 		if err := r.resolvePending(); err != nil {
 			return err
 		}
 	}
 
-	s, err := connect(ctx, opt)
+	s, err := connect(ctx, r.opt)
 	if err != nil {
 		return err
 	}
@@ -230,26 +227,19 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if uerr := s.utf8Refused(); uerr != nil {
 		r.notice("the server lists UTF8 but refused it (%v): it may serve a stand-in for a message whose header has raw UTF-8", uerr)
 	}
-
-	sizes, uidls, hasUIDL, err := s.listing(ctx)
+	msgs, err := r.list(ctx, s)
 	if err != nil {
 		return err
 	}
-	msgs, dups := joinListing(sizes, uidls)
-	if !hasUIDL {
-		if opt.Keep {
-			return failure.New(failure.Other, "pop3: the server does not support UIDL, so --keep cannot tell "+
-				"new messages from old ones: refusing to run (without --keep every message is fetched and then deleted)")
-		}
-		r.notice("the server does not support UIDL: messages are deleted after delivery, " +
-			"but a run interrupted before it ends will fetch them again")
+	p, infos, err := r.plan(ctx, s, b, msgs)
+	if err != nil {
+		return err
 	}
-	if len(dups) > 0 {
-		if opt.Keep {
-			return fmt.Errorf("pop3: the server listed UIDL %q for more than one message: --keep cannot tell them apart", dups[0])
+	if r.opt.DryRun {
+		if err := r.dryRun(ctx, s, p, infos); err != nil {
+			return err
 		}
-		r.notice("the server listed %d UIDLs for more than one message (e.g. %q): those messages are fetched "+
-			"and deleted without being recorded, and fetched again if this run is interrupted", len(dups), dups[0])
+		return s.quit(ctx)
 	}
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
@@ -257,43 +247,90 @@ func (r *runner) run(ctx context.Context) (err error) {
 			onServer[m.UIDL] = true
 		}
 	}
+	return r.deliverAndDelete(ctx, s, p, onServer)
+}
 
+// checkOptions refuses options a real run cannot go with.
+func (r *runner) checkOptions() error {
+	opt := r.opt
+	switch {
+	case opt.DryRun:
+		return nil
+	case opt.Dest.IsZero():
+		return failure.New(failure.Usage, "pop3: no Maildir or MDA to deliver to")
+	case opt.Dest.ReadOnly():
+		return failure.New(failure.Usage, "pop3: a read-only view of the Maildir is for a dry run")
+	case opt.StateDir == "":
+		return failure.New(failure.Usage, "pop3: no state directory")
+	}
+	return nil
+}
+
+// list reads the maildrop's UIDL and LIST, and refuses (keep mode) or
+// announces (delete mode) a server whose UIDLs cannot tell messages apart.
+func (r *runner) list(ctx context.Context, s *session) ([]serverMsg, error) {
+	sizes, uidls, hasUIDL, err := s.listing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, dups := joinListing(sizes, uidls)
+	if !hasUIDL {
+		if r.opt.Keep {
+			return nil, failure.New(failure.Other, "pop3: the server does not support UIDL, so --keep cannot tell "+
+				"new messages from old ones: refusing to run (without --keep every message is fetched and then deleted)")
+		}
+		r.notice("the server does not support UIDL: messages are deleted after delivery, " +
+			"but a run interrupted before it ends will fetch them again")
+	}
+	if len(dups) > 0 {
+		if r.opt.Keep {
+			return nil, fmt.Errorf("pop3: the server listed UIDL %q for more than one message: --keep cannot tell them apart", dups[0])
+		}
+		r.notice("the server listed %d UIDLs for more than one message (e.g. %q): those messages are fetched "+
+			"and deleted without being recorded, and fetched again if this run is interrupted", len(dups), dups[0])
+	}
+	return msgs, nil
+}
+
+// plan re-matches a state that does not describe the Maildir, records
+// the binding (not in a dry run), decides what to fetch, delete and skip,
+// and reports it. infos holds what a re-match learned from TOP.
+func (r *runner) plan(ctx context.Context, s *session, b binding, msgs []serverMsg) (plan, map[int]topInfo, error) {
 	var (
 		rm    rematchResult
 		infos map[int]topInfo
+		err   error
 	)
 	if b.mode == bindRematch {
 		if rm, infos, err = r.rematch(ctx, s, b, msgs); err != nil {
-			return err
+			return plan{}, nil, err
 		}
 		r.res.Matched = len(rm.here)
 	}
-	if !opt.DryRun {
+	if !r.opt.DryRun {
 		if err := r.bindState(b); err != nil {
-			return err
+			return plan{}, nil, err
 		}
 	}
-
-	p := makePlan(msgs, r.st, rm.here, opt, now())
+	p := makePlan(msgs, r.st, rm.here, r.opt, r.clock())
 	if b.mode == bindRematch {
-		r.notice("%s", rematchNotice(b, rm, p, opt.Keep))
+		r.notice("%s", rematchNotice(b, rm, p, r.opt.Keep))
 	}
 	r.emit(report.Event{Kind: report.FolderStart, Count: int64(len(p.fetch)), Bytes: p.fetchBytes})
 	for _, m := range p.skipped {
 		r.res.Skipped++
-		r.emit(report.Event{Kind: report.Skipped, ServerID: m.UIDL, Size: m.Size, Text: describeSkip(m.Size, opt.MaxSize)})
+		r.emit(report.Event{Kind: report.Skipped, ServerID: m.UIDL, Size: m.Size, Text: describeSkip(m.Size, r.opt.MaxSize)})
 	}
 	if p.limited > 0 {
 		r.notice("max-messages: %d more messages left on the server for a later run", p.limited)
 	}
+	return p, infos, nil
+}
 
-	if opt.DryRun {
-		if err := r.dryRun(ctx, s, p, infos); err != nil {
-			return err
-		}
-		return s.quit(ctx)
-	}
-
+// deliverAndDelete fetches what p says, deletes on the server what is
+// durably delivered (and what p says was delivered before), QUITs, and
+// compacts the state to the UIDLs still onServer.
+func (r *runner) deliverAndDelete(ctx context.Context, s *session, p plan, onServer map[string]bool) error {
 	delivered, fetchErr := r.fetchAll(ctx, s, p)
 	r.emit(report.Event{Kind: report.FolderDone, Count: int64(r.res.Delivered), Bytes: r.res.Bytes})
 
@@ -304,30 +341,11 @@ func (r *runner) run(ctx context.Context) (err error) {
 	// the session is in step; if it is not, the DELEs fail and nothing is
 	// deleted (the next run deletes them).
 	localFail := failure.KindOf(fetchErr) == failure.LocalIO
-
-	// Only messages whose delivery is durable and journaled (or, without
-	// a UIDL, at least durable) are deleted.
-	var dele []serverMsg
-	dele = append(dele, p.dele...)
-	for _, d := range delivered {
-		if d.dele {
-			dele = append(dele, d.serverMsg)
-		}
-	}
 	var deleted []serverMsg
 	committed := false
 	if fetchErr == nil || localFail {
 		var qerr error
-		if len(dele) > 0 {
-			deleted, qerr = r.deleteAll(ctx, s, dele)
-		}
-		if qerr == nil {
-			if err := s.quit(ctx); err != nil {
-				qerr = fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
-			} else {
-				committed = true
-			}
-		}
+		deleted, committed, qerr = r.deleteAndQuit(ctx, s, p, delivered)
 		if fetchErr == nil {
 			fetchErr = qerr
 		}
@@ -348,6 +366,28 @@ func (r *runner) run(ctx context.Context) (err error) {
 		return failure.Wrap(failure.Partial, fmt.Errorf("pop3: %d messages failed and stay on the server (first: %w)", len(r.failed), r.failed[0]))
 	}
 	return nil
+}
+
+// deleteAndQuit sends DELE for the messages p deletes without fetching
+// and for those delivered (durable and journaled, or without a UIDL at
+// least durable) that are to be deleted, then QUIT, whose +OK commits the
+// deletions: committed says it came.
+func (r *runner) deleteAndQuit(ctx context.Context, s *session, p plan, delivered []planned) (deleted []serverMsg, committed bool, err error) {
+	dele := append([]serverMsg(nil), p.dele...)
+	for _, d := range delivered {
+		if d.dele {
+			dele = append(dele, d.serverMsg)
+		}
+	}
+	if len(dele) > 0 {
+		if deleted, err = r.deleteAll(ctx, s, dele); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := s.quit(ctx); err != nil {
+		return deleted, false, fmt.Errorf("%w (the server keeps the %d messages marked for deletion; the next run deletes them)", err, len(deleted))
+	}
+	return deleted, true, nil
 }
 
 // localFailure adds to a local failure what the run did before it: a user
@@ -409,126 +449,102 @@ func (r *runner) dryRun(ctx context.Context, s *session, p plan, headers map[int
 	return nil
 }
 
-// openState opens the journal and replays it.
-func (r *runner) openState() error {
-	// Leftovers of a run killed while it compacted the journal.
-	_, _ = maildir.RemoveStaleTemps(r.opt.StateDir, maildir.StaleTempAge)
-	j, recs, err := maildir.OpenJournal(filepath.Join(r.opt.StateDir, stateFile))
-	if err != nil {
-		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
+// openDestination takes the Maildir's INBOX, or the MDA, from Dest.
+func (r *runner) openDestination() error {
+	d := r.opt.Dest
+	switch {
+	case d.MDA() != nil:
+		r.mda, r.target = d.MDA(), d.MDA()
+	case !d.IsZero():
+		mb, err := d.Mailbox(nil)
+		if err != nil {
+			return err
+		}
+		r.mbox, r.target = mb, mb
 	}
-	r.jnl = j
-	r.st = replay(recs)
 	return nil
 }
 
-// journal appends records (nil-safe for UIDL-less messages: callers skip
-// those) and, with sync, makes them durable.
-func (r *runner) journal(sync bool, recs ...record) error {
-	if len(recs) > 0 {
-		lines := make([][]byte, len(recs))
-		for i, rec := range recs {
-			lines[i] = rec.format()
-		}
-		if err := r.jnl.Append(lines...); err != nil {
-			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
-		}
+// openState opens the journal and replays it; a dry run only reads it.
+func (r *runner) openState() error {
+	if !r.opt.DryRun {
+		// Leftovers of a run killed while it compacted the journal.
+		_, _ = maildir.RemoveStaleTemps(r.opt.StateDir, maildir.StaleTempAge)
 	}
-	if sync {
-		if err := r.jnl.Sync(); err != nil {
-			return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
-		}
+	l, st, err := openState(r.opt.StateDir, r.opt.DryRun)
+	if err != nil {
+		return err
 	}
+	r.ledger, r.st = l, st
 	return nil
 }
 
 // resolvePending settles deliveries an earlier run left in doubt (a
-// pending record without its done record: killed between the two). If the
-// unique name is in new/ or cur/, the message was delivered: it is recorded
-// as done. Otherwise it was not, and it is forgotten so that it is fetched
-// again. An MDA delivery cannot be looked for: the message is fetched again
-// and may reach the MDA twice, which a notice says (a duplicate rather than
-// a loss).
+// pending record without its done record: killed between the two) with
+// ledger.Resolve. If the unique name is in new/ or cur/, the message was
+// delivered: it is recorded as done. Otherwise it was not, and it is
+// forgotten so that it is fetched again. An MDA delivery cannot be looked
+// for: the message is fetched again and may reach the MDA twice, which a
+// notice says (a duplicate rather than a loss).
 func (r *runner) resolvePending() error {
-	var doubt []string
-	wanted := 0
-	for uidl, e := range r.st.entries {
-		if !e.done && len(e.pending) > 0 {
-			doubt = append(doubt, uidl)
-			wanted += len(e.pending)
-		}
-	}
+	doubt := r.st.doubt()
 	if len(doubt) == 0 {
 		return nil
 	}
-	found, err := r.finder(wanted)
+	find, err := r.finder(len(doubt))
 	if err != nil {
 		return err
 	}
-	var recs []record
-	for _, uidl := range doubt {
-		e := r.st.entries[uidl]
-		ok := false
-		for _, u := range e.pending {
-			if u == mdaUnique || found == nil {
-				continue
-			}
-			hit, err := found(u)
-			if err != nil {
-				return err
-			}
-			if hit {
-				ok = true
-				break
-			}
-		}
-		switch {
-		case ok:
-			e.done, e.pending = true, nil
-			recs = append(recs, record{Kind: recDone, UIDL: uidl, Time: e.first})
-		case slices.Contains(e.pending, mdaUnique):
-			r.notice("message %s: a delivery to the MDA was interrupted; it is fetched again and may be delivered twice", uidl)
-			delete(r.st.entries, uidl)
-		case found == nil:
+	res, err := r.ledger.Resolve(doubt, find)
+	if err != nil {
+		return err
+	}
+	for _, in := range res.Delivered {
+		e := r.st.entries[in.ID]
+		e.done, e.pending = true, nil
+	}
+	for _, in := range res.Again {
+		delete(r.st.entries, in.ID)
+	}
+	for _, in := range res.Unsure {
+		if ledger.IsMDA(in.Unique) {
+			r.notice("message %s: a delivery to the MDA was interrupted; it is fetched again and may be delivered twice", in.ID)
+		} else {
 			r.notice("message %s: a delivery into a Maildir was interrupted and cannot be checked now that "+
-				"mail goes to an MDA; it is fetched again and may be delivered twice", uidl)
-			delete(r.st.entries, uidl)
-		default:
-			delete(r.st.entries, uidl)
+				"mail goes to an MDA; it is fetched again and may be delivered twice", in.ID)
 		}
+		delete(r.st.entries, in.ID)
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	return r.journal(true, recs...)
+	return nil
 }
 
-// finder returns a lookup of unique names in the target's new/ and cur/,
-// or nil when the target is not a Maildir folder. For a few names
-// Folder.Find is cheapest (one stat each when the message is where it was
-// delivered); for many, one Scan of the folder answers them all.
+// finder returns a lookup of unique names in the mailbox's new/ and cur/,
+// or nil when mail goes to an MDA. For a few names Mailbox.Find is
+// cheapest (one stat each when the message is where it was delivered);
+// for many, one Scan of the folder answers them all, by the same core of
+// the name (maildir.UniqueCore).
 func (r *runner) finder(wanted int) (func(unique string) (bool, error), error) {
-	if r.folder == nil {
+	if r.mbox == nil {
 		return nil, nil
 	}
 	if wanted <= 16 {
 		return func(u string) (bool, error) {
-			_, ok, err := r.folder.Find(u)
+			_, ok, err := r.mbox.Find(u)
 			if err != nil {
 				return false, failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: looking for %s: %w", u, err))
 			}
 			return ok, nil
 		}, nil
 	}
-	entries, err := r.folder.Scan()
+	entries, err := r.mbox.Scan()
 	if err != nil {
 		return nil, failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: looking for interrupted deliveries: %w", err))
 	}
 	have := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		have[e.Unique] = true
+		have[maildir.UniqueCore(e.Unique)] = true
 	}
-	return func(u string) (bool, error) { return have[u], nil }, nil
+	return func(u string) (bool, error) { return have[maildir.UniqueCore(u)], nil }, nil
 }
 
 // recordDeleted journals the deletions QUIT committed, so that the UIDLs
@@ -548,16 +564,20 @@ func (r *runner) recordDeleted(deleted []serverMsg, gone map[string]bool) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	return r.journal(true, recs...)
+	lines := make([][]byte, len(recs))
+	for i, rec := range recs {
+		lines[i] = rec.format()
+	}
+	if err := r.ledger.Append(lines...); err != nil {
+		return err
+	}
+	return r.ledger.Sync()
 }
 
 // compact rewrites the journal to the done records of the UIDLs keep
 // selects.
 func (r *runner) compact(keep func(string) bool) error {
-	if err := r.jnl.Rewrite(r.st.compacted(keep)); err != nil {
-		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3 state: %w", err))
-	}
-	return nil
+	return r.ledger.Rewrite(r.st.compacted(keep))
 }
 
 // deleteAll marks msgs for deletion. A DELE the server refuses is reported
@@ -590,6 +610,15 @@ type delivery struct {
 	fetched time.Time
 }
 
+// firstFetched is when the message was first fetched: before, for a
+// message fetched again (All), else now.
+func (d *delivery) firstFetched() time.Time {
+	if d.first.IsZero() {
+		return d.fetched
+	}
+	return d.first
+}
+
 // bodyReader remembers the error the message stream gave, so that a failed
 // Stage can be told apart: the connection's fault (the server keeps the
 // message, the run stops with the connection) or the disk's (LocalIO).
@@ -619,7 +648,7 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 		byNum[m.Num] = m
 		nums[i] = m.Num
 	}
-	if r.folder == nil {
+	if r.mbox == nil {
 		return r.fetchToMDA(ctx, s, nums, byNum)
 	}
 
@@ -643,11 +672,11 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 			return fmt.Errorf("pop3: the server sent message %d, which was not asked for", n)
 		}
 		br := &bodyReader{r: body}
-		st, err := r.opt.Target.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
+		st, err := r.mbox.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
 		if err != nil {
 			return r.stageError(ctx, m.serverMsg, br, err)
 		}
-		cur = append(cur, &delivery{planned: m, staged: st, fetched: now()})
+		cur = append(cur, &delivery{planned: m, staged: st, fetched: r.clock()})
 		curBytes += st.Size()
 		if len(cur) >= batchMessages || curBytes >= batchBytes {
 			flush()
@@ -660,7 +689,7 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 	})
 	if c.failed() != nil {
 		// The committer failed: it discards whatever it is given.
-		r.opt.Target.Discard(stagedOf(cur)...)
+		r.mbox.Discard(stagedOf(cur)...)
 	} else {
 		// Whatever was staged is complete, even when the disk filled
 		// up under the next message (whose Stage removed its own file)
@@ -680,7 +709,7 @@ func (r *runner) fetchAll(ctx context.Context, s *session, p plan) ([]planned, e
 	// those messages are durable, and deleting them is what lets a run
 	// at quota make progress.
 	if len(c.done) > 0 {
-		if serr := r.journal(true); serr != nil {
+		if serr := r.ledger.Sync(); serr != nil {
 			if err == nil {
 				err = serr
 			}
@@ -744,7 +773,7 @@ func (r *runner) startCommitter() *committer {
 		defer c.wg.Done()
 		for b := range c.batches {
 			if c.failed() != nil {
-				r.opt.Target.Discard(stagedOf(b)...)
+				r.mbox.Discard(stagedOf(b)...)
 				continue
 			}
 			if err := r.commit(b); err != nil {
@@ -759,47 +788,38 @@ func (r *runner) startCommitter() *committer {
 	return c
 }
 
-// commit makes one batch durable, in the order DESIGN invariant 1 demands:
-// pending records synced, then Publish (waits for each file's fsync,
-// renames into new/, fsyncs the directory). The messages are then durably
+// commit makes one batch durable through the ledger (ledger.Deliver), in
+// the order DESIGN invariant 1 demands: pending records synced, then
+// Publish (waits for each file's fsync, renames into new/, fsyncs the
+// directory), then done records. The messages published are then durably
 // in the Maildir and reported delivered.
 //
 // Their done records are appended but not synced here: the next batch's
 // sync, or the one fetchAll makes before any DELE, carries them. That
 // saves an fsync per batch and costs nothing in safety: until a done record
 // is durable its pending record is, and a pending message found in new/ is
-// delivered (resolvePending). No DELE is sent before the final sync.
+// delivered (resolvePending). No DELE is sent before the final sync. When
+// the batch fails part way, the messages published are reported and
+// recorded but not deleted on the server in this run (the next run
+// deletes them): the batch's error stops the run.
 func (r *runner) commit(b []*delivery) error {
-	var pend, done []record
-	for _, d := range b {
-		if d.UIDL == "" {
-			continue
+	batch := make([]ledger.Delivery, len(b))
+	byStaged := make(map[*maildir.Staged]*delivery, len(b))
+	for i, d := range b {
+		// A message without a UIDL has an ID of "": published, not journaled.
+		batch[i] = ledger.Delivery{Intent: pop3Intent(d.UIDL, d.staged.Unique(), d.fetched, d.firstFetched()), Staged: d.staged}
+		byStaged[d.staged] = d
+	}
+	done, err := r.ledger.Deliver(r.mbox, batch)
+	for _, ld := range done {
+		d := byStaged[ld.Staged]
+		if d.UIDL != "" {
+			r.st.apply(record{Kind: recDone, UIDL: d.UIDL, Time: d.firstFetched()})
 		}
-		pend = append(pend, record{Kind: recPending, UIDL: d.UIDL, Unique: d.staged.Unique(), Time: d.fetched})
-		first := d.first
-		if first.IsZero() {
-			first = d.fetched
-		}
-		done = append(done, record{Kind: recDone, UIDL: d.UIDL, Time: first})
-	}
-	if err := r.journal(true, pend...); err != nil {
-		r.opt.Target.Discard(stagedOf(b)...)
-		return err
-	}
-	if err := r.opt.Target.Publish(stagedOf(b)...); err != nil {
-		// Some may be in new/ already: their pending records let the
-		// next run find them. The rest are removed from tmp/.
-		r.opt.Target.Discard(stagedOf(b)...)
-		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: delivering into %s: %w", r.folder.Dir(), err))
-	}
-	if err := r.journal(false, done...); err != nil {
-		return err
-	}
-	for _, rec := range done {
-		r.st.apply(rec)
-	}
-	for _, d := range b {
 		r.delivered(d)
+	}
+	if err != nil {
+		return failure.Wrap(failure.LocalIO, fmt.Errorf("pop3: delivering into %s: %w", r.mbox.Dir(), err))
 	}
 	return nil
 }
@@ -820,16 +840,17 @@ func (r *runner) delivered(d *delivery) {
 // everything should not be fed the whole maildrop.
 const maxMDAFailures = 5
 
-// fetchToMDA delivers each message to the MDA as it arrives. The MDA
-// returns only after it exited 0, i.e. the message is delivered; the done
-// record follows at once, and the records are synced before any DELE. A
-// pending record with no unique name before each delivery marks the ones a
-// crash leaves in doubt (see resolvePending).
+// fetchToMDA delivers each message to the MDA as it arrives, through the
+// ledger (ledger.DeliverNow): a pending record with no unique name,
+// synced, before each delivery marks the ones a crash leaves in doubt
+// (see resolvePending); the MDA returns only after it exited 0, i.e. the
+// message is delivered; the done record follows at once, and the records
+// are synced before any DELE.
 func (r *runner) fetchToMDA(ctx context.Context, s *session, nums []int, byNum map[int]planned) ([]planned, error) {
 	var done, unsynced []planned
 	consecutive := 0
 	sync := func() error {
-		if err := r.journal(true); err != nil {
+		if err := r.ledger.Sync(); err != nil {
 			return err
 		}
 		done = append(done, unsynced...)
@@ -841,48 +862,21 @@ func (r *runner) fetchToMDA(ctx context.Context, s *session, nums []int, byNum m
 		if !ok {
 			return fmt.Errorf("pop3: the server sent message %d, which was not asked for", n)
 		}
-		fetched := now()
-		first := m.first
-		if first.IsZero() {
-			first = fetched
-		}
-		if m.UIDL != "" {
-			if err := r.journal(false, record{Kind: recPending, UIDL: m.UIDL, Unique: mdaUnique, Time: fetched}); err != nil {
-				return err
-			}
-		}
-		br := &bodyReader{r: body}
-		st, err := r.opt.Target.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
-		if err == nil {
-			err = r.opt.Target.Publish(st)
-		}
+		refused, err := r.deliverToMDA(ctx, m, body)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if br.err != nil {
-				return classify(fmt.Errorf("pop3: RETR %d: %w", n, br.err))
-			}
+			return err
+		}
+		if refused != nil {
 			// The MDA refused this message: it stays on the server and
 			// the run goes on (RetrPipelined drains the rest of the
 			// body). An MDA that refuses every message stops the run.
-			err = fmt.Errorf("pop3: message %d (%s): %w", n, describeUIDL(m.UIDL), err)
 			if consecutive++; consecutive >= maxMDAFailures {
-				return fmt.Errorf("%w (the MDA failed %d times in a row: stopping)", err, consecutive)
+				return fmt.Errorf("%w (the MDA failed %d times in a row: stopping)", refused, consecutive)
 			}
-			r.messageFailed(m.serverMsg, err)
+			r.messageFailed(m.serverMsg, refused)
 			return nil
 		}
 		consecutive = 0
-		if m.UIDL != "" {
-			rec := record{Kind: recDone, UIDL: m.UIDL, Time: first}
-			if err := r.journal(false, rec); err != nil {
-				return err
-			}
-			r.st.apply(rec)
-		}
-		d := delivery{planned: m, staged: st, fetched: fetched}
-		r.delivered(&d)
 		unsynced = append(unsynced, m)
 		if len(unsynced) >= batchMessages {
 			return sync()
@@ -895,4 +889,34 @@ func (r *runner) fetchToMDA(ctx context.Context, s *session, nums []int, byNum m
 		err = serr
 	}
 	return done, err
+}
+
+// deliverToMDA hands one message to the MDA under the intent protocol and
+// reports it delivered. refused is the MDA's failure for this message; err
+// (the connection's, the journal's, a cancelled run) stops the run.
+func (r *runner) deliverToMDA(ctx context.Context, m planned, body io.Reader) (refused, err error) {
+	d := delivery{planned: m, fetched: r.clock()}
+	br := &bodyReader{r: body}
+	var mdaErr error
+	st, err := r.ledger.DeliverNow(pop3Intent(m.UIDL, mdaUnique, d.fetched, d.firstFetched()), func() (*maildir.Staged, error) {
+		var st *maildir.Staged
+		st, mdaErr = r.mda.Stage(ctx, br, maildir.StageOptions{SizeHint: m.Size})
+		return st, mdaErr
+	})
+	switch {
+	case mdaErr != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case mdaErr != nil && br.err != nil:
+		return nil, classify(fmt.Errorf("pop3: RETR %d: %w", m.Num, br.err))
+	case mdaErr != nil:
+		return fmt.Errorf("pop3: message %d (%s): %w", m.Num, describeUIDL(m.UIDL), mdaErr), nil
+	case err != nil:
+		return nil, err // the journal's
+	}
+	if m.UIDL != "" {
+		r.st.apply(record{Kind: recDone, UIDL: m.UIDL, Time: d.firstFetched()})
+	}
+	d.staged = st
+	r.delivered(&d)
+	return nil, nil
 }

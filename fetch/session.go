@@ -114,27 +114,25 @@ func (s *session) capa(ctx context.Context) (pop3.Capabilities, error) {
 	return caps, nil
 }
 
-// login authenticates as opt.Auth says. "auto" takes the strongest SASL
-// mechanism the server offers that the connection allows
-// (transport.PreferredMechanisms), else USER/PASS, else APOP.
+// login authenticates as opt.Auth says. "auto" is transport.AutoLogin's
+// choice with POP3's order: the strongest SASL mechanism the server offers
+// that the connection allows, else USER/PASS, or APOP where nothing
+// protects a password.
 func (s *session) login(ctx context.Context, opt Options, caps pop3.Capabilities, encrypted bool) error {
 	mech := strings.ToLower(strings.TrimSpace(opt.Auth))
 	if mech == "" || mech == "auto" {
-		prefs := transport.PreferredMechanisms(caps.SASL(), encrypted || opt.Security.AllowPlaintextAuth)
-		switch {
-		case len(prefs) > 0:
-			mech = strings.ToLower(prefs[0])
-		case caps == nil || caps.Has(pop3.CapUser) || encrypted || opt.Security.AllowPlaintextAuth:
-			// A server without CAPA (RFC 1939 only) takes USER/PASS.
-			mech = "user"
-			if !encrypted && !opt.Security.AllowPlaintextAuth && s.c.CanAPOP() {
-				mech = "apop"
-			}
-		case s.c.CanAPOP():
-			mech = "apop"
-		default:
-			mech = "user" // CheckAuth below explains the refusal
+		offer := transport.LoginOffer{
+			SASL: caps.SASL(), Command: "USER",
+			Protected: encrypted || opt.Security.AllowPlaintextAuth,
 		}
+		if s.c.CanAPOP() {
+			offer.Digest = "APOP"
+		}
+		// USER is always on the list: a server without CAPA (RFC 1939
+		// only) takes it, and where nothing else is offered CheckAuth
+		// below explains a refusal.
+		name, _, _ := transport.AutoLogin(offer, transport.POP3Auto)
+		mech = strings.ToLower(name)
 	}
 	var err error
 	switch mech {
@@ -178,17 +176,9 @@ func classifyLogin(err error) error {
 	return classify(err)
 }
 
-// classify makes sure a network error is Temporary whatever wrapped it.
-func classify(err error) error {
-	if err == nil || failure.KindOf(err) != failure.Other {
-		return err
-	}
-	var ne net.Error
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) {
-		return failure.Wrap(failure.Temporary, err)
-	}
-	return err
-}
+// classify makes sure a network error is Temporary whatever wrapped it
+// (transport.Classify).
+func classify(err error) error { return transport.Classify(err) }
 
 // stat returns the maildrop's message count and size.
 func (s *session) stat(ctx context.Context) (int, int64, error) {

@@ -1,15 +1,13 @@
 package fetch
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/mailfetch/mailfetch/internal/ledger"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -24,7 +22,7 @@ const stateVersion = 2
 
 // mdaUnique stands for "no unique name" in a pending record: a delivery to
 // an MDA leaves nothing in a Maildir that a later run could look for.
-const mdaUnique = "-"
+const mdaUnique = ledger.MDA
 
 // recordKind is the first field of a state record.
 type recordKind byte
@@ -48,82 +46,93 @@ type record struct {
 	ID      string    // bound only: the folder's identity (maildir.ReadID)
 }
 
-// format renders r as a journal record (no newline).
+// format renders r as a journal record (no newline), as the ledger writes
+// it. It panics on a record no run can make (an empty UIDL or identity).
 func (r record) format() []byte {
+	var b []byte
+	var err error
 	switch r.Kind {
 	case recVersion:
-		return fmt.Appendf(nil, "V %d", r.Version)
+		b = ledger.VersionRecord(r.Version)
 	case recBound:
-		return fmt.Appendf(nil, "B %s", maildir.EncodeField(r.ID))
+		b, err = ledger.Format(byte(recBound), maildir.EncodeField(r.ID))
 	case recPending:
-		return fmt.Appendf(nil, "P %s %s %d", maildir.EncodeField(r.UIDL), maildir.EncodeField(r.Unique), r.Time.Unix())
+		b, err = ledger.IntentRecord(r.intent())
 	case recDone:
-		return fmt.Appendf(nil, "D %s %d", maildir.EncodeField(r.UIDL), r.Time.Unix())
+		b, err = ledger.DoneRecord(r.intent())
 	case recGone:
-		return fmt.Appendf(nil, "X %s", maildir.EncodeField(r.UIDL))
+		b, err = ledger.Format(byte(recGone), maildir.EncodeField(r.UIDL))
+	default:
+		err = fmt.Errorf("unknown record kind %q", r.Kind)
 	}
-	panic(fmt.Sprintf("fetch: unknown record kind %q", r.Kind))
+	if err != nil {
+		panic(fmt.Sprintf("fetch: %v", err))
+	}
+	return b
 }
 
-// parseRecord parses one journal record.
+// intent is a pending or done record as the ledger writes it.
+func (r record) intent() ledger.Intent { return pop3Intent(r.UIDL, r.Unique, r.Time, r.Time) }
+
+// pop3Intent is the delivery of uidl under unique: the time it was
+// fetched in its P record, the time it was first fetched in its D record.
+func pop3Intent(uidl, unique string, fetched, first time.Time) ledger.Intent {
+	return ledger.Intent{ID: uidl, Unique: unique,
+		Fields: []string{strconv.FormatInt(fetched.Unix(), 10)},
+		Done:   []string{strconv.FormatInt(first.Unix(), 10)}}
+}
+
+// parseRecord parses one journal record: the ledger's reading, then the
+// POP3 engine's.
 func parseRecord(line []byte) (record, error) {
-	f := strings.Split(string(line), " ")
-	bad := func(why string) (record, error) {
-		return record{}, fmt.Errorf("state record %q: %s", truncate(line, 80), why)
+	lr, err := ledger.Parse(line)
+	if err != nil {
+		return record{}, err
 	}
-	if len(f[0]) != 1 {
-		return bad("unknown kind")
-	}
-	want := map[recordKind]int{recVersion: 2, recBound: 2, recPending: 4, recDone: 3, recGone: 2}
-	k := recordKind(f[0][0])
-	n, ok := want[k]
-	if !ok {
-		return bad("unknown kind")
-	}
-	if len(f) != n {
-		return bad(fmt.Sprintf("%d fields, want %d", len(f), n))
-	}
-	r := record{Kind: k}
-	if k == recVersion {
-		v, err := strconv.Atoi(f[1])
-		if err != nil || v < 1 || strconv.Itoa(v) != f[1] {
-			return bad("bad version")
-		}
-		r.Version = v
+	return fromLedger(lr)
+}
+
+// fromLedger checks a record the ledger read against the POP3 state's
+// kinds and fields.
+func fromLedger(lr ledger.Record) (record, error) {
+	r := record{Kind: recordKind(lr.Kind)}
+	var fields []string
+	switch r.Kind {
+	case recVersion:
+		r.Version = lr.Version
 		return r, nil
-	}
-	var err error
-	if k == recBound {
-		if r.ID, err = maildir.DecodeField(f[1]); err != nil {
-			return bad(err.Error())
+	case recPending:
+		r.UIDL, r.Unique, fields = lr.Intent.ID, lr.Intent.Unique, lr.Intent.Fields
+	case recDone:
+		r.UIDL, fields = lr.Intent.ID, lr.Intent.Done
+	case recBound, recGone:
+		if len(lr.Fields) != 1 {
+			return record{}, fmt.Errorf("record %c: %d fields, want 1", r.Kind, len(lr.Fields))
 		}
-		if r.ID == "" {
-			return bad("empty identity")
+		v, err := maildir.DecodeField(lr.Fields[0])
+		if err != nil {
+			return record{}, fmt.Errorf("record %c: %w", r.Kind, err)
+		}
+		if v == "" {
+			return record{}, fmt.Errorf("record %c: empty field", r.Kind)
+		}
+		if r.Kind == recBound {
+			r.ID = v
+		} else {
+			r.UIDL = v
 		}
 		return r, nil
+	default:
+		return record{}, fmt.Errorf("unknown record kind %c", r.Kind)
 	}
-	if r.UIDL, err = maildir.DecodeField(f[1]); err != nil {
-		return bad(err.Error())
+	if len(fields) != 1 {
+		return record{}, fmt.Errorf("record %c: %d fields after the UIDL, want a time", r.Kind, len(fields)+1)
 	}
-	if r.UIDL == "" {
-		return bad("empty UIDL")
+	sec, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil || strconv.FormatInt(sec, 10) != fields[0] {
+		return record{}, fmt.Errorf("record %c: bad time %q", r.Kind, truncate([]byte(fields[0]), 20))
 	}
-	if k == recPending {
-		if r.Unique, err = maildir.DecodeField(f[2]); err != nil {
-			return bad(err.Error())
-		}
-		if r.Unique == "" {
-			return bad("empty unique name")
-		}
-	}
-	if k == recPending || k == recDone {
-		ts := f[n-1]
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || strconv.FormatInt(sec, 10) != ts {
-			return bad("bad time")
-		}
-		r.Time = time.Unix(sec, 0)
-	}
+	r.Time = time.Unix(sec, 0)
 	return r, nil
 }
 
@@ -153,43 +162,26 @@ type uidlState struct {
 	// bound is the identity of the Maildir folder the entries describe,
 	// "" when the journal names none (version 1, or a new state).
 	bound string
-	// newer is set when a version record above stateVersion was seen.
-	newer int
-	// bad counts records that could not be parsed and were ignored.
-	bad int
-	// firstBad is the first parse error, for the notice.
-	firstBad error
 }
 
 func newState() *uidlState { return &uidlState{entries: map[string]*uidlEntry{}} }
 
-// replay builds the state from journal records in order. A record that
-// does not parse is skipped and counted: losing a done record costs at
-// worst a duplicate, while refusing to run would leave the user with no
-// mail at all.
-func replay(recs [][]byte) *uidlState {
-	st := newState()
-	for _, line := range recs {
-		r, err := parseRecord(line)
-		if err != nil {
-			st.bad++
-			if st.firstBad == nil {
-				st.firstBad = err
-			}
-			continue
-		}
-		st.apply(r)
+// applyLedger replays one record the ledger read (ledger.Options.Apply):
+// a record the POP3 state does not know refuses the journal.
+func (st *uidlState) applyLedger(lr ledger.Record) error {
+	r, err := fromLedger(lr)
+	if err != nil {
+		return err
 	}
-	return st
+	st.apply(r)
+	return nil
 }
 
 // apply updates the state with one record.
 func (st *uidlState) apply(r record) {
 	switch r.Kind {
 	case recVersion:
-		if r.Version > stateVersion && r.Version > st.newer {
-			st.newer = r.Version
-		}
+		// The ledger refused a version above stateVersion.
 	case recBound:
 		// What was recorded under another identity describes another
 		// Maildir. Runs rewrite the whole journal when they bind it, so
@@ -242,7 +234,8 @@ func (st *uidlState) firstFetched(uidl string) time.Time {
 }
 
 // compacted returns the records of a journal that says only what matters
-// about the UIDLs in keep: a done record with its first-fetched time each.
+// about the UIDLs in keep: the B record, and a done record with its
+// first-fetched time each (the ledger's Rewrite puts the version first).
 // Everything else (pending records, UIDLs no longer on the server, deleted
 // messages) is dropped. Records are sorted so that the file is stable.
 func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
@@ -253,8 +246,7 @@ func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
 		}
 	}
 	sort.Strings(uidls)
-	recs := make([][]byte, 0, len(uidls)+2)
-	recs = append(recs, record{Kind: recVersion, Version: stateVersion}.format())
+	recs := make([][]byte, 0, len(uidls)+1)
 	if st.bound != "" {
 		recs = append(recs, record{Kind: recBound, ID: st.bound}.format())
 	}
@@ -264,16 +256,46 @@ func (st *uidlState) compacted(keep func(uidl string) bool) [][]byte {
 	return recs
 }
 
-// readStateReadOnly replays the journal in dir without changing anything on
-// disk, for a dry run: maildir.OpenJournal would create a missing file and
-// cut off a torn last record. A missing dir or file is an empty state.
-func readStateReadOnly(dir string) (*uidlState, error) {
-	recs, err := maildir.ReadJournal(filepath.Join(dir, stateFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return newState(), nil
+// doubt lists the deliveries in doubt: the pending records of the UIDLs
+// without a done record, by UIDL, for ledger.Resolve.
+func (st *uidlState) doubt() []ledger.Intent {
+	uidls := make([]string, 0)
+	for u, e := range st.entries {
+		if !e.done && len(e.pending) > 0 {
+			uidls = append(uidls, u)
+		}
 	}
+	sort.Strings(uidls)
+	var out []ledger.Intent
+	for _, u := range uidls {
+		e := st.entries[u]
+		for _, unique := range e.pending {
+			out = append(out, record{Kind: recPending, UIDL: u, Unique: unique, Time: e.first}.intent())
+		}
+	}
+	return out
+}
+
+// ledgerOptions are the POP3 state's: its version, its records.
+func (st *uidlState) ledgerOptions() ledger.Options {
+	return ledger.Options{
+		Name: "pop3 state", Version: stateVersion, Apply: st.applyLedger,
+		Advice: "move it away and run again: the next run re-matches what the Maildir holds with --keep, " +
+			"and without may fetch again a message whose deletion did not complete",
+	}
+}
+
+// openState opens the state journal in dir (read only, for a dry run)
+// and replays it into a new state.
+func openState(dir string, dry bool) (*ledger.Ledger, *uidlState, error) {
+	st := newState()
+	open := ledger.Open
+	if dry {
+		open = ledger.OpenDry
+	}
+	l, err := open(filepath.Join(dir, stateFile), st.ledgerOptions())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return replay(recs), nil
+	return l, st, nil
 }

@@ -12,12 +12,15 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"github.com/mailfetch/mailfetch/internal/failure"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // stateCases reads testdata/state/*.txtar: each has a "journal" (records,
-// one a line), the replayed "state" (see dumpState) and the "compacted"
-// journal that keeps every UIDL.
+// one a line, as written by hand for its version), the replayed "state"
+// (see dumpState) or the "error" that refuses it, and the "compacted"
+// journal that keeps every UIDL; bad-records has "good" and "bad" records
+// instead (TestStateDamaged).
 func stateCases(t testing.TB) map[string]*txtar.Archive {
 	t.Helper()
 	files, err := filepath.Glob("testdata/state/*.txtar")
@@ -56,8 +59,7 @@ func splitRecords(data []byte) [][]byte {
 
 // dumpState renders a state for comparison: one line per UIDL, sorted,
 // "uidl done first" or "uidl pending first unique...", after "bound ID"
-// when the state names its Maildir, then "bad N" and "newer N" when
-// non-zero.
+// when the state names its Maildir.
 func dumpState(st *uidlState) string {
 	var lines []string
 	for u, e := range st.entries {
@@ -75,29 +77,87 @@ func dumpState(st *uidlState) string {
 	if st.bound != "" {
 		lines = append([]string{"bound " + st.bound}, lines...)
 	}
-	if st.bad > 0 {
-		lines = append(lines, fmt.Sprintf("bad %d", st.bad))
-	}
-	if st.newer > 0 {
-		lines = append(lines, fmt.Sprintf("newer %d", st.newer))
-	}
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// writeState writes recs, framed, as the state journal in a new
+// directory, which it returns.
+func writeState(t testing.TB, recs [][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	j, _, err := maildir.OpenJournal(filepath.Join(dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(recs...); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	return dir
+}
+
+// readStateReadOnly replays the state journal in dir as a dry run does.
+func readStateReadOnly(dir string) (*uidlState, error) {
+	l, st, err := openState(dir, true)
+	if err != nil {
+		return nil, err
+	}
+	l.Close()
+	return st, nil
+}
+
+// compactState compacts the journal in dir as a run does at its end and
+// returns the records it then holds.
+func compactState(t testing.TB, dir string) [][]byte {
+	t.Helper()
+	l, st, err := openState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Rewrite(st.compacted(func(string) bool { return true })); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	recs, err := maildir.ReadJournal(filepath.Join(dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// TestStateReplay reads journals of every version written by hand: each
+// case replays to its "state" (or fails with its "error") and compacts
+// to its "compacted" journal, which replays to the same done entries,
+// bound to the same Maildir.
 func TestStateReplay(t *testing.T) {
+	t.Parallel()
 	for name, a := range stateCases(t) {
+		if section(a, "journal") == nil {
+			continue // not a replay case
+		}
 		t.Run(name, func(t *testing.T) {
-			st := replay(splitRecords(section(a, "journal")))
+			dir := writeState(t, splitRecords(section(a, "journal")))
+			st, err := readStateReadOnly(dir)
+			if want := section(a, "error"); want != nil {
+				if err == nil || failure.KindOf(err) != failure.LocalIO || !strings.Contains(err.Error(), strings.TrimSpace(string(want))) {
+					t.Errorf("got %v, want a LocalIO error saying %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got, want := dumpState(st), string(section(a, "state")); got != want {
 				t.Errorf("state:\n%s\nwant:\n%s", got, want)
 			}
-			comp := st.compacted(func(string) bool { return true })
+			comp := compactState(t, dir)
 			if got, want := string(bytes.Join(comp, []byte("\n")))+"\n", string(section(a, "compacted")); got != want {
 				t.Errorf("compacted:\n%s\nwant:\n%s", got, want)
 			}
-			// The compacted journal replays to the same done entries,
-			// bound to the same Maildir.
-			again := replay(comp)
+			again, err := readStateReadOnly(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if again.bound != st.bound {
 				t.Errorf("compaction bound the state to %q, was %q", again.bound, st.bound)
 			}
@@ -113,7 +173,35 @@ func TestStateReplay(t *testing.T) {
 	}
 }
 
+// TestStateDamaged: a record that does not parse, anywhere in the
+// journal, refuses the state with failure.LocalIO, one line naming the
+// file, the record and what to do, and leaves the file alone. (Versions
+// 1 and 2 skipped such records with a notice.)
+func TestStateDamaged(t *testing.T) {
+	t.Parallel()
+	a := stateCases(t)["bad-records"]
+	good := splitRecords(section(a, "good"))
+	for _, bad := range splitRecords(section(a, "bad")) {
+		recs := append(append(append([][]byte(nil), good...), bad), []byte("D ok2 1700000001"))
+		dir := writeState(t, recs)
+		path := filepath.Join(dir, stateFile)
+		before, _ := os.ReadFile(path)
+		for _, dry := range []bool{true, false} {
+			_, _, err := openState(dir, dry)
+			want := fmt.Sprintf("pop3 state %s is damaged (record %d: ", path, len(good)+1)
+			if err == nil || failure.KindOf(err) != failure.LocalIO || !strings.HasPrefix(err.Error(), want) ||
+				!strings.Contains(err.Error(), "move it away and run again") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("record %q (dry %v): got %v, want a LocalIO error starting %q", bad, dry, err, want)
+			}
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+			t.Errorf("record %q: the damaged state was changed", bad)
+		}
+	}
+}
+
 func TestStateReadOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A missing directory is an empty state, and nothing gets created.
 	st, err := readStateReadOnly(filepath.Join(dir, "none"))
@@ -145,7 +233,7 @@ func TestStateReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.isDone("a") || st.isDone("b") || st.bad != 0 {
+	if !st.isDone("a") || st.isDone("b") {
 		t.Errorf("got %s", dumpState(st))
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, data) {
@@ -161,6 +249,7 @@ func TestStateReadOnly(t *testing.T) {
 }
 
 func TestFieldEscape(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"a", "%", "a b", "\x00", "é", "~!", "%41", "x\ny", strings.Repeat("z", 70)} {
 		enc := maildir.EncodeField(s)
 		if strings.ContainsAny(enc, " \n\r\t") {
@@ -174,6 +263,7 @@ func TestFieldEscape(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
+	t.Parallel()
 	ts := time.Unix(1700000000, 0)
 	for _, r := range []record{
 		{Kind: recVersion, Version: 1},
@@ -199,8 +289,10 @@ func TestRecordRoundTrip(t *testing.T) {
 // separator.
 func FuzzParseRecord(f *testing.F) {
 	for _, a := range stateCases(f) {
-		for _, r := range splitRecords(section(a, "journal")) {
-			f.Add(r)
+		for _, name := range []string{"journal", "good", "bad"} {
+			for _, r := range splitRecords(section(a, name)) {
+				f.Add(r)
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
@@ -222,4 +314,18 @@ func FuzzParseRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// replay builds a state from records that parse, in order, without a
+// journal file.
+func replay(recs [][]byte) *uidlState {
+	st := newState()
+	for _, line := range recs {
+		r, err := parseRecord(line)
+		if err != nil {
+			panic(err)
+		}
+		st.apply(r)
+	}
+	return st
 }

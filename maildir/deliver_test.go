@@ -61,8 +61,8 @@ func testDeliverNewAndCur(t *testing.T) {
 			if n := names(t, filepath.Join(f.Dir(), "tmp")); len(n) != 0 {
 				t.Errorf("tmp/ holds %q after delivery", n)
 			}
-			if p, ok, err := f.Find(st.Unique()); err != nil || !ok || p != st.Path() {
-				t.Errorf("Find(%q) = %q, %v, %v", st.Unique(), p, ok, err)
+			if e, ok, err := f.Find(st.Unique()); err != nil || !ok || e.Path != st.Path() || e.Unique != st.Unique() {
+				t.Errorf("Find(%q) = %+v, %v, %v", st.Unique(), e, ok, err)
 			}
 			h := st.Header()
 			if h.From != "Alice <alice@example.org>" || h.Subject != "test" || h.MessageID != "t1@example.org" {

@@ -29,8 +29,20 @@
 //     is not a Maildir.
 //
 // After a crash, an engine that journaled "pending <unique>" before
-// Publish and "done" after it asks Folder.Find whether a pending message
-// made it: found means delivered, missing means fetch it again.
+// Publish and "done" after it (internal/ledger) asks Mailbox.Find whether
+// a pending message made it: found means delivered, missing means fetch
+// it again. Find looks for the core of the unique name (the part before
+// its first ','), so a mail reader that renamed the file (moved it into
+// cur/, added flags, rewrote the Maildir++ fields) does not hide it.
+//
+// # Mailboxes and destinations
+//
+// The engines see a folder as a Mailbox: Stage, Publish and Discard (a
+// Target), its identity, Find, Scan, Open of a message, SetFlags, Remove.
+// A *Folder is one; a store opened by OpenView gives read-only mailboxes
+// for dry runs, which read what exists (nothing, when the folder is
+// missing) and fail every write. What the CLI gives both engines is a
+// Destination: a Store (its mailboxes, by folder path) or an MDA.
 //
 // # Durability modes
 //

@@ -36,35 +36,54 @@ type Entry struct {
 }
 
 // Find looks for the message whose unique name is unique in new/ and
-// cur/, whatever its info (":2,..." or "!2,..."): after a crash, a pending
-// delivery is complete exactly when Find finds it. ok is false when there
-// is none.
-func (f *Folder) Find(unique string) (path string, ok bool, err error) {
+// cur/, by the core of the name: the part before its first ',', which
+// identifies the message whatever a mail reader did to the rest (the
+// info, moved into cur/; Maildir++ fields such as ",S=" and ",W=" that
+// some rewrite). After a crash, a pending delivery is complete exactly
+// when Find finds it. ok is false when there is none.
+func (f *Folder) Find(unique string) (Entry, bool, error) {
+	return findIn(f.dir, unique, false)
+}
+
+// UniqueCore is the part of a unique name that identifies the message:
+// what comes before the first ','. The unique names of this package
+// escape ',' in their host part, so their core is unique.
+func UniqueCore(unique string) string {
+	core, _, _ := strings.Cut(unique, ",")
+	return core
+}
+
+// findIn is Find in the Maildir folder at dir; with missingOK a missing
+// new/ or cur/ holds nothing.
+func findIn(dir, unique string, missingOK bool) (Entry, bool, error) {
 	if unique == "" || strings.ContainsAny(unique, ":/\x00") {
-		return "", false, fmt.Errorf("maildir: find %q: not a unique name", unique)
+		return Entry{}, false, fmt.Errorf("maildir: find %q: not a unique name", unique)
 	}
+	newDir, curDir := filepath.Join(dir, "new"), filepath.Join(dir, "cur")
 	// Our deliveries into new/ carry no info: one stat finds them.
-	p := filepath.Join(f.newDir, unique)
+	p := filepath.Join(newDir, unique)
 	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
-		return p, true, nil
+		return Entry{Unique: unique, Path: p, New: true}, true, nil
 	}
-	for _, dir := range []string{f.newDir, f.curDir} {
-		var found string
-		err := eachName(dir, func(name string) bool {
-			if n, err := ParseName(name); err == nil && n.Unique == unique {
-				found = filepath.Join(dir, name)
+	core := UniqueCore(unique)
+	for _, d := range []string{newDir, curDir} {
+		var found Entry
+		ok := false
+		err := eachName(d, func(name string) bool {
+			if n, err := ParseName(name); err == nil && UniqueCore(n.Unique) == core {
+				found, ok = Entry{Unique: n.Unique, Path: filepath.Join(d, name), Flags: n.Flags, New: d == newDir}, true
 				return false
 			}
 			return true
 		})
-		if err != nil {
-			return "", false, localErr(fmt.Errorf("maildir: find %s: %w", unique, err))
+		if err != nil && !(missingOK && errors.Is(err, fs.ErrNotExist)) {
+			return Entry{}, false, localErr(fmt.Errorf("maildir: find %s: %w", unique, err))
 		}
-		if found != "" {
+		if ok {
 			return found, true, nil
 		}
 	}
-	return "", false, nil
+	return Entry{}, false, nil
 }
 
 // eachName calls fn with the names in dir, in chunks so that a folder of
@@ -94,17 +113,23 @@ func eachName(dir string, fn func(name string) bool) error {
 // Scan lists the messages in new/ and cur/, sorted by path. Hidden files
 // and names that are not Maildir names are skipped.
 func (f *Folder) Scan() ([]Entry, error) {
+	return scanIn(f.dir, false)
+}
+
+// scanIn is Scan of the Maildir folder at dir; with missingOK a missing
+// new/ or cur/ holds nothing.
+func scanIn(dir string, missingOK bool) ([]Entry, error) {
 	var out []Entry
-	for _, dir := range []string{f.newDir, f.curDir} {
-		isNew := dir == f.newDir
-		err := eachName(dir, func(name string) bool {
+	for _, sub := range []string{"new", "cur"} {
+		d := filepath.Join(dir, sub)
+		err := eachName(d, func(name string) bool {
 			if n, err := ParseName(name); err == nil {
-				out = append(out, Entry{Unique: n.Unique, Path: filepath.Join(dir, name), Flags: n.Flags, New: isNew})
+				out = append(out, Entry{Unique: n.Unique, Path: filepath.Join(d, name), Flags: n.Flags, New: sub == "new"})
 			}
 			return true
 		})
-		if err != nil {
-			return nil, localErr(fmt.Errorf("maildir: scan %s: %w", f.dir, err))
+		if err != nil && !(missingOK && errors.Is(err, fs.ErrNotExist)) {
+			return nil, localErr(fmt.Errorf("maildir: scan %s: %w", dir, err))
 		}
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
@@ -162,11 +187,15 @@ func (f *Folder) Remove(path string) error {
 
 // ownFile checks that path is a message file of this folder and returns
 // its base name: SetFlags and Remove must not touch anything else.
-func (f *Folder) ownFile(path string) (string, error) {
-	dir, base := filepath.Split(path)
-	dir = filepath.Clean(dir)
-	if (dir != f.newDir && dir != f.curDir) || base == "" {
-		return "", fmt.Errorf("maildir: %s is not a message file of %s", path, f.dir)
+func (f *Folder) ownFile(path string) (string, error) { return ownFile(f.dir, path) }
+
+// ownFile checks that path is in the new/ or cur/ of the Maildir folder
+// at dir and returns its base name.
+func ownFile(dir, path string) (string, error) {
+	parent, base := filepath.Split(path)
+	parent = filepath.Clean(parent)
+	if (parent != filepath.Join(dir, "new") && parent != filepath.Join(dir, "cur")) || base == "" {
+		return "", fmt.Errorf("maildir: %s is not a message file of %s", path, dir)
 	}
 	return base, nil
 }

@@ -31,6 +31,15 @@ type Journal struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// CorruptError is in the error of OpenJournal and ReadJournal for a
+// journal damaged before its last record: not what a crash leaves, so not
+// something to read past. Line counts from 1.
+type CorruptError struct{ Line int }
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("line %d: corrupt record (bad checksum or format) before the end of the file", e.Line)
+}
+
 // OpenJournal opens the journal at path, creating it (0600) when missing,
 // and returns its records. A torn or corrupt last record, the mark of a
 // crash during an append, is ignored and truncated away. Damage before the
@@ -87,7 +96,7 @@ func parseJournal(data []byte) (recs [][]byte, valid int, err error) {
 			if end+1 == len(data) {
 				return recs, off, nil // the last record, half written
 			}
-			return nil, 0, fmt.Errorf("line %d: corrupt record (bad checksum or format) before the end of the file", line)
+			return nil, 0, &CorruptError{Line: line}
 		}
 		recs = append(recs, payload)
 		off = end + 1

@@ -56,6 +56,9 @@ func checkCorrupt(path string, data []byte, j *Journal, err error, line int) err
 	if want := fmt.Sprintf("journal %s: line %d:", path, line); !strings.Contains(err.Error(), want) {
 		return fmt.Errorf("error %q does not say %q", err, want)
 	}
+	if ce := (*CorruptError)(nil); !errors.As(err, &ce) || ce.Line != line {
+		return fmt.Errorf("error %q does not hold a CorruptError of line %d", err, line)
+	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
 		return fmt.Errorf("a corrupt journal was changed")
 	}

@@ -110,8 +110,9 @@ func Open(root string, layout Layout) (*Store, error) {
 
 // OpenView returns a store rooted at root that only reads: it creates
 // nothing, root need not exist, and Folder fails. A dry run uses it to
-// find where each folder is and what it holds (FolderDir, ReadID, a
-// listing) without writing anything.
+// find where each folder is and what it holds without writing anything:
+// its Mailbox returns read-only mailboxes, which read a missing folder
+// as empty and fail every write.
 func OpenView(root string, layout Layout) (*Store, error) {
 	if layout != LayoutMaildirPP && layout != LayoutFS {
 		return nil, failure.New(failure.Usage, fmt.Sprintf("maildir: unknown layout %d", int(layout)))

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/transport"
 )
 
 // Protocols.
@@ -145,24 +146,16 @@ func (a *Account) Addr() string {
 // LockPath is the account's lock file: StateDir/lock.
 func (a *Account) LockPath() string { return filepath.Join(a.StateDir, "lock") }
 
-// DefaultPort is the standard port of protocol with the TLS mode: implicit
-// TLS has a port of its own (RFC 8314), STARTTLS and no TLS share the
-// plain-text one. It returns 0 for an unknown protocol.
+// DefaultPort is the standard port of protocol with the TLS mode, as
+// transport.DefaultPort gives it: implicit TLS has a port of its own (RFC
+// 8314), STARTTLS and no TLS share the plain-text one. It returns 0 for an
+// unknown protocol.
 func DefaultPort(protocol, tls string) int {
-	implicit := tls == "" || tls == TLSImplicit
-	switch protocol {
-	case ProtocolPOP3:
-		if implicit {
-			return 995
-		}
-		return 110
-	case ProtocolIMAP:
-		if implicit {
-			return 993
-		}
-		return 143
+	mode, err := transport.ParseTLSMode(tls)
+	if err != nil {
+		mode = transport.TLSNone // refused by Validate
 	}
-	return 0
+	return transport.DefaultPort(protocol, mode)
 }
 
 // Finish applies the defaults and validates: what every account built

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/transport"
 )
 
 // Defaults for Options. RFC 1939 limits a response line to 512 octets; real
@@ -249,9 +250,9 @@ func (c *Client) fail(shown string, err error) error {
 	case errors.As(err, &pe):
 		err = failure.Wrap(failure.Protocol, fmt.Errorf("pop3: %s: %w", shown, err))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		err = failure.Wrap(failure.Temporary, fmt.Errorf("pop3: %s: connection closed by the server: %w", shown, io.ErrUnexpectedEOF))
+		err = transport.Classify(fmt.Errorf("pop3: %s: connection closed by the server: %w", shown, io.ErrUnexpectedEOF))
 	default:
-		err = fmt.Errorf("pop3: %s: %w", shown, err)
+		err = transport.Classify(fmt.Errorf("pop3: %s: %w", shown, err))
 	}
 	c.broken = err
 	return err

@@ -30,4 +30,10 @@
 //
 // Dial and network failures are failure.Temporary: a later run may succeed;
 // a host name that DNS says does not exist is failure.NoHost.
+//
+// Policy that both protocols share lives here once (DESIGN invariant 11):
+// Classify, the kind of an error from a connection (each protocol adds
+// only its reply codes); AutoLogin, the choice of "auth = auto" from what
+// a server offers, with each protocol's order of preference side by side
+// (POP3Auto, IMAPAuto); DefaultPort, the port of a protocol and TLS mode.
 package transport

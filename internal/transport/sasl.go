@@ -45,32 +45,6 @@ func SASL(mech, user, secret string) (sasl.Client, error) {
 	return nil, failure.Wrap(failure.Usage, fmt.Errorf("unknown SASL mechanism %q: want one of %s", mech, strings.Join(mechanisms, ", ")))
 }
 
-// PreferredMechanisms picks, from the mechanisms a server advertises, those
-// SASL can use with a password, strongest first: that is the order to try
-// for "auto". With TLS, PLAIN comes first (the channel protects it and the
-// server may store only a hash), then CRAM-MD5, then LOGIN (obsolete, with
-// unstandardized prompts). Without TLS only CRAM-MD5 remains, as it does not
-// show the password; a caller whose user allowed plaintext credentials
-// (Security.AllowPlaintextAuth) passes haveTLS true. Token mechanisms
-// (XOAUTH2, OAUTHBEARER) are never picked: they need a token, not a
-// password, and are chosen explicitly.
-func PreferredMechanisms(serverMechs []string, haveTLS bool) []string {
-	order := []string{MechCRAMMD5}
-	if haveTLS {
-		order = []string{MechPlain, MechCRAMMD5, MechLogin}
-	}
-	var picked []string
-	for _, m := range order {
-		for _, s := range serverMechs {
-			if strings.EqualFold(strings.TrimSpace(s), m) {
-				picked = append(picked, m)
-				break
-			}
-		}
-	}
-	return picked
-}
-
 // CheckAuth refuses to log in with mech when the connection is not
 // encrypted and mech would show the credentials to an eavesdropper, unless
 // AllowPlaintextAuth (DESIGN invariant 6). mech is a SASL mechanism or one of

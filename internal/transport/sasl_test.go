@@ -211,7 +211,11 @@ func exchange(t *testing.T, mech, user, secret string, srv sasl.Server) error {
 	return nil
 }
 
-func TestPreferredMechanisms(t *testing.T) {
+// AutoLogin over SASL mechanisms alone: asked again without each
+// mechanism it chose, it lists them strongest first, as POP3's order has
+// them (PLAIN, CRAM-MD5, LOGIN with TLS; only CRAM-MD5 without), and never
+// a token mechanism.
+func TestAutoLoginSASLOrder(t *testing.T) {
 	tests := []struct {
 		server  []string
 		haveTLS bool
@@ -223,11 +227,88 @@ func TestPreferredMechanisms(t *testing.T) {
 		{[]string{"PLAIN", "LOGIN", "CRAM-MD5"}, false, []string{"CRAM-MD5"}},
 		{[]string{"PLAIN", "LOGIN"}, false, nil},
 		{[]string{"SCRAM-SHA-1", "GSSAPI"}, true, nil},
+		{[]string{" cram-md5 "}, false, []string{"CRAM-MD5"}},
 		{nil, true, nil},
 	}
 	for _, tt := range tests {
-		if got := PreferredMechanisms(tt.server, tt.haveTLS); !slices.Equal(got, tt.want) {
-			t.Errorf("PreferredMechanisms(%q, %v) = %q, want %q", tt.server, tt.haveTLS, got, tt.want)
+		var got []string
+		offer := LoginOffer{SASL: slices.Clone(tt.server), Protected: tt.haveTLS}
+		for {
+			name, own, ok := AutoLogin(offer, POP3Auto)
+			if !ok {
+				break
+			}
+			if own {
+				t.Fatalf("%q: chose an own login %q without one offered", tt.server, name)
+			}
+			got = append(got, name)
+			offer.SASL = slices.DeleteFunc(offer.SASL, func(m string) bool { return strings.EqualFold(strings.TrimSpace(m), name) })
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("SASL %q, TLS %v: chose %q in turn, want %q", tt.server, tt.haveTLS, got, tt.want)
+		}
+	}
+}
+
+// POP3's order with its own logins: USER/PASS after the SASL mechanisms
+// over TLS; without, CRAM-MD5, then APOP, then USER (which CheckAuth
+// refuses).
+func TestAutoLoginPOP3(t *testing.T) {
+	tests := []struct {
+		sasl      []string
+		apop      bool
+		protected bool
+		want      string
+	}{
+		{[]string{"PLAIN", "CRAM-MD5"}, true, true, "PLAIN"},
+		{nil, true, true, "USER"},
+		{[]string{"XOAUTH2"}, false, true, "USER"},
+		{[]string{"PLAIN", "CRAM-MD5"}, true, false, "CRAM-MD5"},
+		{[]string{"PLAIN"}, true, false, "APOP"},
+		{[]string{"PLAIN"}, false, false, "USER"},
+		{nil, false, false, "USER"},
+	}
+	for _, tt := range tests {
+		o := LoginOffer{SASL: tt.sasl, Command: "USER", Protected: tt.protected}
+		if tt.apop {
+			o.Digest = "APOP"
+		}
+		if got, _, ok := AutoLogin(o, POP3Auto); !ok || got != tt.want {
+			t.Errorf("%+v: got %q, %v; want %q", o, got, ok, tt.want)
+		}
+	}
+}
+
+// IMAPAuto reproduces the IMAP engine's rule exactly, over every
+// combination of what a server may offer and the connection: PLAIN if
+// offered, else LOGIN unless LOGINDISABLED, else nothing.
+func TestAutoLoginIMAP(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		for _, others := range [][]string{nil, {"CRAM-MD5"}, {"LOGIN"}, {"CRAM-MD5", "LOGIN", "XOAUTH2"}} {
+			for _, disabled := range []bool{false, true} {
+				for _, protected := range []bool{false, true} {
+					sasl := slices.Clone(others)
+					if plain {
+						sasl = append(sasl, "PLAIN")
+					}
+					o := LoginOffer{SASL: sasl, Command: "LOGIN", Protected: protected}
+					if disabled {
+						o.Command = ""
+					}
+					want, wantOwn, wantOK := "", false, true
+					switch {
+					case plain:
+						want = "PLAIN"
+					case !disabled:
+						want, wantOwn = "LOGIN", true
+					default:
+						wantOK = false
+					}
+					if got, own, ok := AutoLogin(o, IMAPAuto); got != want || own != wantOwn || ok != wantOK {
+						t.Errorf("%+v: got %q own %v ok %v; want %q own %v ok %v", o, got, own, ok, want, wantOwn, wantOK)
+					}
+				}
+			}
 		}
 	}
 }

@@ -83,16 +83,12 @@ func once(ctx context.Context, dir, host string, port int, user, pass string, wi
 	if err != nil {
 		return err
 	}
-	inbox, err := store.Folder(nil)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	res, err := fetch.Run(ctx, fetch.Options{
 		Account: "pop3window", Host: host, Port: port,
 		Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true},
 		Timeouts: transport.Timeouts{IO: time.Minute},
-		User:     user, Secret: pass, Target: inbox,
+		User:     user, Secret: pass, Dest: maildir.StoreDestination(store),
 		StateDir: filepath.Join(dir, "state"), Keep: true, Window: window,
 	})
 	if err != nil {

@@ -9,10 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -37,7 +35,7 @@ func (dryJournal) Close() error           { return nil }
 // folderRun is the sync of one folder over one session.
 type folderRun struct {
 	e    *engine
-	s    *session
+	conn imapconn.Conn // nil until the folder needs the server
 	job  *folderJob
 	name string
 	dry  bool
@@ -60,18 +58,18 @@ type folderRun struct {
 	local   *localIndex    // nil with an MDA, or in a dry run without a store
 	// refetch: deliveries left pending by a crash whose file is missing.
 	// They stay pending in the state until fetched again or expunged.
-	refetch map[imap.UID]bool
+	refetch map[UID]bool
 
-	sel       *imap.SelectData
+	sel       *imapconn.Selected
 	condStore bool
 	// rematched: the state was rebuilt in this run; serverFlags holds the
 	// flags the rebuild fetched, so no flag FETCH is needed.
 	rematched   bool
-	serverFlags map[imap.UID]maildir.Flags
+	serverFlags map[UID]maildir.Flags
 
 	// pushed: the flags this run set on the server, by UID;
 	// pushIncomplete: a STORE was not confirmed (see modSeqAfterPush).
-	pushed         map[imap.UID]maildir.Flags
+	pushed         map[UID]maildir.Flags
 	pushIncomplete bool
 
 	// softErr is the first error that did not stop the folder (one file
@@ -97,19 +95,19 @@ func (e *engine) statePath(folder string) string {
 // syncFolder syncs one folder. An error fails this folder only.
 // connect returns the worker's connection, dialing it when needed: only
 // folders that need more than the LIST-STATUS cost a connection.
-func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (*session, error)) (err error) {
+func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (imapconn.Conn, error)) (err error) {
 	if e.quickSkip(job) {
 		e.add(func(r *Result) { r.Unchanged++ })
-		e.emit(report.Event{Kind: report.FolderStart, Folder: job.f.name})
-		e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.name})
+		e.emit(report.Event{Kind: report.FolderStart, Folder: job.f.Name})
+		e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.Name})
 		return nil
 	}
 	r := &folderRun{
-		e: e, job: job, name: job.f.name,
+		e: e, job: job, name: job.f.Name,
 		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
-		refetch:   map[imap.UID]bool{},
-		pushed:    map[imap.UID]maildir.Flags{},
-		condStore: e.caps.Has(imap.CapCondStore),
+		refetch:   map[UID]bool{},
+		pushed:    map[UID]maildir.Flags{},
+		condStore: e.caps.CondStore,
 	}
 	if err := r.open(); err != nil {
 		return err
@@ -132,7 +130,7 @@ func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() 
 		e.emit(report.Event{Kind: report.FolderStart, Folder: r.name})
 		return nil
 	}
-	if r.s, err = connect(); err != nil {
+	if r.conn, err = connect(); err != nil {
 		r.keep = true // given back or failed before any change: nothing to record
 		return err
 	}
@@ -188,7 +186,7 @@ func (r *folderRun) open() error {
 			r.bind()
 		}
 	default:
-		mf, err := r.e.opt.Store.Folder(r.job.f.path)
+		mf, err := r.e.opt.Store.Folder(r.job.path)
 		if err != nil {
 			r.j.Close()
 			return fmt.Errorf("imap: %s: %w", r.name, err)
@@ -338,7 +336,7 @@ func (r *folderRun) resolvePending() error {
 	if len(r.st.pending) == 0 {
 		return nil
 	}
-	uids := make([]imap.UID, 0, len(r.st.pending))
+	uids := make([]UID, 0, len(r.st.pending))
 	for u := range r.st.pending {
 		uids = append(uids, u)
 	}
@@ -368,13 +366,13 @@ func (r *folderRun) resolvePending() error {
 // MESSAGES, and HIGHESTMODSEQ, without which flag changes on the server
 // cannot be seen), and nothing changed locally.
 func (r *folderRun) canSkip() bool {
-	stt, mark := r.job.f.status, r.st.status
+	stt, mark := r.job.f.Status, r.st.status
 	switch {
 	case stt == nil || !mark.valid || r.st.uidValidity == 0 || len(r.refetch) > 0 || r.unbound != "":
 		return false
 	case stt.UIDValidity != r.st.uidValidity || stt.UIDValidity != mark.uidValidity:
 		return false
-	case stt.UIDNext != mark.uidNext || stt.NumMessages == nil || *stt.NumMessages != mark.messages:
+	case stt.UIDNext != mark.uidNext || stt.Messages == nil || *stt.Messages != mark.messages:
 		return false
 	}
 	if r.mda {
@@ -411,7 +409,7 @@ func (r *folderRun) localChangedIn(ix *localIndex) bool {
 
 // msgPlan is what a sync does to one known message.
 type msgPlan struct {
-	uid                         imap.UID
+	uid                         UID
 	m                           *msgRecord
 	entry                       maildir.Entry
 	base, server, local, result maildir.Flags
@@ -419,16 +417,9 @@ type msgPlan struct {
 
 // syncSelected is the sync of a folder that needs a SELECT.
 func (r *folderRun) syncSelected(ctx context.Context) error {
-	s := r.s
-	selCmd := s.c.Select(r.name, &imap.SelectOptions{ReadOnly: r.dry || r.mda, CondStore: r.condStore})
-	// UID SEARCH ALL goes out with the SELECT, not after its reply: one
-	// round trip for both. If the SELECT fails, no mailbox is selected
-	// and the SEARCH fails too (RFC 3501 §6.3.1); its reply is dropped.
-	search := s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
-	sel, err := selCmd.Wait()
+	sel, err := r.conn.Select(ctx, r.name, r.dry || r.mda)
 	if err != nil {
-		_, _ = search.Wait()
-		return s.fail(fmt.Errorf("imap: SELECT %q: %w", r.name, err))
+		return err
 	}
 	r.sel = sel
 	if sel.HighestModSeq == 0 {
@@ -437,9 +428,6 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 
 	switch {
 	case r.unbound != "" || r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
-		// Searched again after the re-match, which may take a while.
-		_, _ = search.Wait()
-		search = nil
 		var why []string
 		if r.unbound != "" {
 			why = append(why, r.unbound)
@@ -451,8 +439,6 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 			return err
 		}
 	case r.st.uidValidity == 0 && len(r.st.msgs) == 0 && r.local != nil && len(r.local.all) > 0:
-		_, _ = search.Wait()
-		search = nil
 		if err := r.rematch(ctx, "no state for this folder, but mail in its local copy"); err != nil {
 			return err
 		}
@@ -461,11 +447,12 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 		r.append(recU(sel.UIDValidity))
 	}
 
-	server, consistent, err := r.searchAll(ctx, search)
+	// After a re-match, which may take a while, this searches again.
+	server, consistent, err := r.conn.SearchAll(ctx)
 	if err != nil {
 		return err
 	}
-	onServer := make(map[imap.UID]bool, len(server))
+	onServer := make(map[UID]bool, len(server))
 	for _, u := range server {
 		onServer[u] = true
 	}
@@ -476,7 +463,7 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 
 	// New: above the last UID handled and not known, plus deliveries a
 	// crash left undone.
-	var fresh []imap.UID
+	var fresh []UID
 	for _, u := range server {
 		if (u > r.st.last && !r.st.known(u)) || r.refetch[u] {
 			fresh = append(fresh, u)
@@ -484,7 +471,7 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 	}
 
 	var plans []*msgPlan
-	var expunged, localGone, expungeRemote []imap.UID
+	var expunged, localGone, expungeRemote []UID
 	if !r.mda {
 		if !r.rematched {
 			if r.serverFlags, err = r.fetchFlags(ctx); err != nil {
@@ -508,13 +495,13 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 	}
 	expunged, expungeRemote, localGone = r.guardDeletions(expunged, expungeRemote, localGone)
 
-	metas, err := r.prepass(ctx, fresh, server)
+	metas, err := r.prepass(ctx, fresh)
 	if err != nil {
 		return err
 	}
 	var total int64
 	for _, m := range metas {
-		total += m.size
+		total += m.Size
 	}
 	r.e.emit(report.Event{Kind: report.FolderStart, Folder: r.name, Count: int64(len(metas)), Bytes: total})
 
@@ -523,10 +510,10 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 		return nil
 	}
 
-	if err := r.fetchNew(ctx, metas, server); err != nil {
+	if err := r.fetchNew(ctx, metas); err != nil {
 		return err
 	}
-	var undelivered []imap.UID
+	var undelivered []UID
 	for _, u := range fresh {
 		if !r.st.known(u) || r.refetch[u] {
 			undelivered = append(undelivered, u)
@@ -571,7 +558,7 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 			modSeq = max(modSeq, after)
 		}
 		r.st.status = statusMark{valid: true, uidValidity: sel.UIDValidity, uidNext: sel.UIDNext,
-			messages: sel.NumMessages, highestModSeq: modSeq}
+			messages: sel.Messages, highestModSeq: modSeq}
 		if r.condStore {
 			r.st.modSeq = modSeq
 		}
@@ -579,74 +566,11 @@ func (r *folderRun) syncSelected(ctx context.Context) error {
 	return nil
 }
 
-// searchAll returns the UIDs of the selected folder, sorted, and whether
-// their number matched the folder's message count: only then may a known
-// message missing from the list be taken for expunged. pending, when not
-// nil, is a UID SEARCH ALL already sent (with the SELECT): the first try.
-func (r *folderRun) searchAll(ctx context.Context, pending *imapclient.SearchCommand) ([]imap.UID, bool, error) {
-	s := r.s
-	// go-imap completes SELECT's Wait before it records the selected
-	// mailbox, so Mailbox() may still be nil (or stale) right after it:
-	// the SELECT's own count comes first, Mailbox() only after a later
-	// command completed.
-	exists := r.sel.NumMessages
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, false, err // a pending SEARCH is left to complete alone
-		}
-		cmd := pending
-		pending = nil
-		if cmd == nil {
-			if exists == 0 && attempt == 0 {
-				return nil, true, nil
-			}
-			cmd = s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
-		}
-		data, err := cmd.Wait()
-		if err != nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: UID SEARCH ALL: %w", r.name, err))
-		}
-		limit := int(exists)*2 + 1024 // room for mail arriving meanwhile
-		uids, ok := uidList(data.All, limit)
-		if !ok {
-			return nil, false, failure.New(failure.Other, fmt.Sprintf("imap: %s: UID SEARCH answered an impossible set for %d messages", r.name, exists))
-		}
-		if mbox := s.c.Mailbox(); mbox != nil {
-			exists = mbox.NumMessages
-		}
-		if len(uids) == int(exists) {
-			return uids, true, nil
-		}
-		if attempt >= 1 {
-			return uids, false, nil
-		}
-		// Mail arrived or left between the count and the search: a NOOP
-		// brings the count up to date, then search again.
-		if err := s.c.Noop().Wait(); err != nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: NOOP: %w", r.name, err))
-		}
-		mbox := s.c.Mailbox()
-		if mbox == nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: the server closed the folder", r.name))
-		}
-		exists = mbox.NumMessages
-	}
-}
-
-// searchOptions are those of UID SEARCH ALL: ESEARCH's RETURN (ALL),
-// a compact sequence set, where the server has it.
-func (r *folderRun) searchOptions() *imap.SearchOptions {
-	if r.s.caps.Has(imap.CapESearch) {
-		return &imap.SearchOptions{ReturnAll: true}
-	}
-	return nil
-}
-
 // fetchFlags returns the server's flags of known messages: those changed
 // since the last sync's HIGHESTMODSEQ with CONDSTORE (a message not listed
 // kept its base flags), else all of them.
-func (r *folderRun) fetchFlags(ctx context.Context) (map[imap.UID]maildir.Flags, error) {
-	var maxUID imap.UID
+func (r *folderRun) fetchFlags(ctx context.Context) (map[UID]maildir.Flags, error) {
+	var maxUID UID
 	n := 0
 	for u, m := range r.st.msgs {
 		if !m.localGone {
@@ -654,34 +578,22 @@ func (r *folderRun) fetchFlags(ctx context.Context) (map[imap.UID]maildir.Flags,
 			n++
 		}
 	}
-	set, ok := rangeUpTo(maxUID)
-	if !ok || n == 0 {
-		return map[imap.UID]maildir.Flags{}, nil
+	if maxUID == 0 || n == 0 {
+		return map[UID]maildir.Flags{}, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	opts := &imap.FetchOptions{UID: true, Flags: true}
 	// A HIGHESTMODSEQ lower than the one merged means the server rebuilt
 	// its index without a new UIDVALIDITY: CHANGEDSINCE would miss changes.
+	changedSince := uint64(0)
 	if r.condStore && r.st.modSeq > 0 && r.sel.HighestModSeq >= r.st.modSeq {
-		opts.ChangedSince = r.st.modSeq
+		changedSince = r.st.modSeq
 	}
-	cmd := r.s.c.Fetch(set, opts)
-	out := map[imap.UID]maildir.Flags{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
-		}
-		if m.uid != 0 && m.hasFlags {
-			out[m.uid] = fromIMAP(m.flags)
-		}
+	flags, err := r.conn.FetchFlags(ctx, maxUID, changedSince)
+	if err != nil {
+		return nil, err
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
+	out := make(map[UID]maildir.Flags, len(flags))
+	for u, f := range flags {
+		out[u] = fromIMAP(f)
 	}
 	return out, nil
 }
@@ -690,8 +602,8 @@ func (r *folderRun) fetchFlags(ctx context.Context) (map[imap.UID]maildir.Flags,
 // and sorts out those whose local file is gone: with ExpungeRemote they
 // are to be expunged on the server, else they are marked gone locally and
 // left on the server.
-func (r *folderRun) planFlags(onServer map[imap.UID]bool) (plans []*msgPlan, localGone, expungeRemote []imap.UID) {
-	uids := make([]imap.UID, 0, len(r.st.msgs))
+func (r *folderRun) planFlags(onServer map[UID]bool) (plans []*msgPlan, localGone, expungeRemote []UID) {
+	uids := make([]UID, 0, len(r.st.msgs))
 	for u := range r.st.msgs {
 		uids = append(uids, u)
 	}
@@ -733,7 +645,7 @@ func (r *folderRun) planFlags(onServer map[imap.UID]bool) (plans []*msgPlan, loc
 
 // applyExpunged removes the local copies of messages expunged on the
 // server and forgets them.
-func (r *folderRun) applyExpunged(uids []imap.UID) {
+func (r *folderRun) applyExpunged(uids []UID) {
 	for _, u := range uids {
 		m := r.st.msgs[u]
 		if m == nil {
@@ -760,27 +672,17 @@ func (r *folderRun) applyExpunged(uids []imap.UID) {
 // \Deleted on exactly those UIDs, then UID EXPUNGE of exactly those UIDs
 // (UIDPLUS). Never a plain EXPUNGE, which would also remove other
 // messages marked \Deleted, and never go-imap's MOVE fallback.
-func (r *folderRun) expungeRemote(ctx context.Context, uids []imap.UID) error {
-	set, ok := uidSetOf(uids)
-	if !ok {
+func (r *folderRun) expungeRemote(ctx context.Context, uids []UID) error {
+	if len(uids) == 0 {
 		return nil
 	}
-	s := r.s
-	if !s.caps.Has(imap.CapUIDPlus) {
+	if !r.conn.Caps().UIDPlus {
 		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
 			"%d message(s) deleted locally stay on the server: it lacks UIDPLUS, and a plain EXPUNGE could remove other mail", len(uids))})
 		return r.recordGone(ctx, uids, nil)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := r.conn.Expunge(ctx, uids); err != nil {
 		return err
-	}
-	store := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
-	if err := store.Close(); err != nil {
-		return s.fail(fmt.Errorf("imap: %s: UID STORE +FLAGS (\\Deleted): %w", r.name, err))
-	}
-	exp := s.c.UIDExpunge(set)
-	if err := exp.Close(); err != nil {
-		return s.fail(fmt.Errorf("imap: %s: UID EXPUNGE: %w", r.name, err))
 	}
 	for _, u := range uids {
 		delete(r.st.msgs, u)
@@ -816,7 +718,7 @@ func massDeletion(n, total int) bool {
 // deleted locally whose expunge on the server is held back are recorded
 // as deleted locally (they stay on the server and are not fetched again),
 // so that a later run with AllowMassDelete expunges them.
-func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []imap.UID) ([]imap.UID, []imap.UID, []imap.UID) {
+func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []UID) ([]UID, []UID, []UID) {
 	if r.e.opt.AllowMassDelete {
 		return expunged, expungeRemote, localGone
 	}
@@ -838,7 +740,7 @@ func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []imap.UID
 		why = append(why, fmt.Sprintf("refusing to remove %d of the %d local messages of %s because the server no longer lists them", files, known, r.job.dir))
 		expunged = nil
 	}
-	if n, total := len(expungeRemote), int(r.sel.NumMessages); massDeletion(n, total) {
+	if n, total := len(expungeRemote), int(r.sel.Messages); massDeletion(n, total) {
 		why = append(why, fmt.Sprintf("refusing to delete %d of the %d messages on the server because they are missing from %s", n, total, r.job.dir))
 		localGone = append(localGone, expungeRemote...)
 		expungeRemote = nil
@@ -855,8 +757,8 @@ func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []imap.UID
 // so that the deletion outlives a change of UIDVALIDITY; deletions
 // recorded without a key by an older mailfetch get theirs too, when their
 // messages are on the server (onServer; nil: none looked for).
-func (r *folderRun) recordGone(ctx context.Context, uids []imap.UID, onServer map[imap.UID]bool) error {
-	var need []imap.UID
+func (r *folderRun) recordGone(ctx context.Context, uids []UID, onServer map[UID]bool) error {
+	var need []UID
 	for _, u := range uids {
 		if m := r.st.msgs[u]; m != nil && !m.localGone {
 			need = append(need, u)
@@ -885,47 +787,21 @@ func (r *folderRun) recordGone(ctx context.Context, uids []imap.UID, onServer ma
 }
 
 // fetchKeys returns the match keys of uids, from their headers.
-func (r *folderRun) fetchKeys(ctx context.Context, uids []imap.UID) (map[imap.UID]string, error) {
-	set, ok := uidSetOf(uids)
-	if !ok {
-		return nil, nil
+func (r *folderRun) fetchKeys(ctx context.Context, uids []UID) (map[UID]string, error) {
+	headers, err := r.conn.FetchHeaders(ctx, uids)
+	out := make(map[UID]string, len(headers))
+	for u, h := range headers {
+		out[u] = matchKeyOf(h)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true,
-		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
-	out := map[imap.UID]string{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
-		}
-		if m.uid != 0 && m.header != nil {
-			out[m.uid] = matchKeyOf(m.header)
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
-	}
-	return out, nil
+	return out, err
 }
 
 // reportDry emits what a run would do, and does nothing.
-func (r *folderRun) reportDry(metas []*newMsg, plans []*msgPlan, expunged, expungeRemote []imap.UID) {
+func (r *folderRun) reportDry(metas []imapconn.Meta, plans []*msgPlan, expunged, expungeRemote []UID) {
 	for _, m := range metas {
-		ev := report.Event{Kind: report.WouldFetch, Folder: r.name, ServerID: uidStr(m.uid), Size: m.size, Flags: string(m.flags)}
-		if env := m.envelope; env != nil {
-			ev.Subject, ev.MessageID, ev.Date = env.Subject, env.MessageID, env.Date
-			if len(env.From) > 0 {
-				a := env.From[0]
-				ev.From = a.Addr()
-				if a.Name != "" {
-					ev.From = a.Name + " <" + a.Addr() + ">"
-				}
-			}
+		ev := report.Event{Kind: report.WouldFetch, Folder: r.name, ServerID: uidStr(m.UID), Size: m.Size, Flags: string(fromIMAP(m.Flags))}
+		if env := m.Envelope; env != nil {
+			ev.Subject, ev.MessageID, ev.Date, ev.From = env.Subject, env.MessageID, env.Date, env.From
 		}
 		r.e.emit(ev)
 	}
@@ -949,7 +825,7 @@ func (r *folderRun) reportDry(metas []*newMsg, plans []*msgPlan, expunged, expun
 				Text: "expunged on the server"})
 		}
 	}
-	if len(expungeRemote) > 0 && !r.s.caps.Has(imap.CapUIDPlus) {
+	if len(expungeRemote) > 0 && !r.conn.Caps().UIDPlus {
 		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
 			"%d message(s) deleted locally would stay on the server: it lacks UIDPLUS", len(expungeRemote))})
 		return

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -78,22 +76,22 @@ func fileID(path string) (string, bool) {
 // quickSkip reports whether the folder can be passed over on its mark
 // alone (see above). It reads two small files and stats three.
 func (e *engine) quickSkip(job *folderJob) bool {
-	stt := job.f.status
-	if stt == nil || stt.NumMessages == nil || stt.UIDValidity == 0 {
+	stt := job.f.Status
+	if stt == nil || stt.Messages == nil || stt.UIDValidity == 0 {
 		return false
 	}
-	mark, err := os.ReadFile(e.markPath(job.f.name))
+	mark, err := os.ReadFile(e.markPath(job.f.Name))
 	if err != nil {
 		return false
 	}
-	journal, ok := fileID(e.statePath(job.f.name))
+	journal, ok := fileID(e.statePath(job.f.Name))
 	if !ok {
 		return false
 	}
-	now := statusMark{valid: true, uidValidity: stt.UIDValidity, uidNext: stt.UIDNext, messages: *stt.NumMessages}
+	now := statusMark{valid: true, uidValidity: stt.UIDValidity, uidNext: stt.UIDNext, messages: *stt.Messages}
 	var stamp maildir.Stamp
 	if e.opt.MDA == nil {
-		if job.dir == "" || !e.caps.Has(imap.CapCondStore) || stt.HighestModSeq == 0 {
+		if job.dir == "" || !e.caps.CondStore || stt.HighestModSeq == 0 {
 			return false
 		}
 		now.highestModSeq = stt.HighestModSeq

@@ -78,14 +78,15 @@ func TestSkipMark(t *testing.T) {
 	// Another client changes a message while a run pushes ours: the proof
 	// that our STOREs were the only change fails, and the next run pulls
 	// the other change instead of passing over the folder.
-	beforePushProof = func(string) {
-		if err := srv.SetFlags(u, "INBOX", 25, `\Answered`); err != nil {
-			t.Error(err)
+	concurrent := func(o *Options) {
+		o.beforePushProof = func(string) {
+			if err := srv.SetFlags(u, "INBOX", 25, `\Answered`); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	setLocalFlags(t, env.localFileOf("INBOX", 24), "F")
-	res, _ := env.mustRun(nil)
-	beforePushProof = nil
+	res, _ := env.mustRun(concurrent)
 	if res.FlagsPushed != 1 {
 		t.Fatalf("push with a concurrent change: %+v", res)
 	}

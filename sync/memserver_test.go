@@ -68,7 +68,7 @@ func memClient(t *testing.T, addr string) *imapclient.Client {
 	return c
 }
 
-func memFlags(t *testing.T, c *imapclient.Client, box string) map[imap.UID]maildir.Flags {
+func memFlags(t *testing.T, c *imapclient.Client, box string) map[UID]maildir.Flags {
 	t.Helper()
 	if _, err := c.Select(box, nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -77,9 +77,13 @@ func memFlags(t *testing.T, c *imapclient.Client, box string) map[imap.UID]maild
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[imap.UID]maildir.Flags{}
+	out := map[UID]maildir.Flags{}
 	for _, m := range msgs {
-		out[m.UID] = fromIMAP(m.Flags)
+		var names []string
+		for _, f := range m.Flags {
+			names = append(names, string(f))
+		}
+		out[UID(m.UID)] = serverFlagsOf(names)
 	}
 	return out
 }

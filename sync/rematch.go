@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -11,17 +10,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
-	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // serverMsg is a message of the selected folder as the re-match sees it.
 type serverMsg struct {
-	uid     imap.UID
+	uid     UID
 	size    int64
 	flags   maildir.Flags
 	msgID   string
@@ -39,7 +35,7 @@ type candidate struct {
 	// old is the state's record of the message delivered into this file,
 	// and oldUID its UID then; nil when the state knows no such file.
 	old    *msgRecord
-	oldUID imap.UID
+	oldUID UID
 	keyed  bool // msgID was read with the size
 }
 
@@ -70,7 +66,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
-	stop := r.s.keepAlive(r.e.keepAliveEvery())
+	stop := r.conn.KeepAlive()
 	cands, err := r.candidates()
 	stop()
 	if err != nil {
@@ -78,7 +74,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	}
 	sameValidity := r.st.uidValidity != 0 && r.st.uidValidity == r.sel.UIDValidity
 
-	pairs := map[imap.UID]*candidate{}
+	pairs := map[UID]*candidate{}
 	used := map[*candidate]bool{}
 	pair := func(m *serverMsg, c *candidate) {
 		pairs[m.uid] = c
@@ -89,7 +85,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	// By the file the state delivered the message into.
 	byFile := 0
 	if sameValidity {
-		byOld := map[imap.UID]*candidate{}
+		byOld := map[UID]*candidate{}
 		for _, c := range cands {
 			if c.old != nil {
 				byOld[c.oldUID] = c
@@ -144,7 +140,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	st := newFolderState(r.name)
 	st.uidValidity = r.sel.UIDValidity
 	st.identity = r.identity
-	flags := map[imap.UID]maildir.Flags{}
+	flags := map[UID]maildir.Flags{}
 	for _, m := range srv {
 		flags[m.uid] = m.flags
 		if g := gone[m.uid]; g != nil {
@@ -198,7 +194,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	r.st = st
 	r.rematched = true
 	r.serverFlags = flags
-	r.refetch = map[imap.UID]bool{}
+	r.refetch = map[UID]bool{}
 	if !r.dry {
 		if err := r.j.Rewrite(st.snapshot()); err != nil {
 			return fmt.Errorf("imap: %s: state: %w", r.name, err)
@@ -218,7 +214,7 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 			sizes[c.size] = true
 		}
 	}
-	var need []imap.UID
+	var need []UID
 	for _, m := range srv {
 		if !m.matched && m.msgID == "" && sizes[m.size] {
 			need = append(need, m.uid)
@@ -227,12 +223,12 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 	if len(need) == 0 {
 		return 0, nil
 	}
-	hashes, err := r.serverHashes(ctx, need)
+	hashes, err := r.conn.FetchDigests(ctx, need)
 	if err != nil {
 		return 0, err
 	}
-	local := map[[sha256.Size]byte][]*candidate{}
-	stop := r.s.keepAlive(r.e.keepAliveEvery())
+	local := map[imapconn.Digest][]*candidate{}
+	stop := r.conn.KeepAlive()
 	defer stop()
 	for _, c := range cands {
 		if used[c] || c.msgID != "" || !sizes[c.size] {
@@ -266,16 +262,16 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 // match key and size, and only when exactly one unpaired server message
 // has them: an ambiguous key brings the message back rather than risk
 // hiding another one.
-func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameValidity bool) (map[imap.UID]*msgRecord, error) {
+func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameValidity bool) (map[UID]*msgRecord, error) {
 	var deleted []*msgRecord
-	var deletedUIDs []imap.UID
+	var deletedUIDs []UID
 	for u, m := range r.st.msgs {
 		if m.localGone && !isMDAUnique(m.unique) {
 			deleted = append(deleted, m)
 			deletedUIDs = append(deletedUIDs, u)
 		}
 	}
-	out := map[imap.UID]*msgRecord{}
+	out := map[UID]*msgRecord{}
 	if len(deleted) == 0 {
 		return out, nil
 	}
@@ -284,7 +280,7 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		m.matched = true
 	}
 	if sameValidity {
-		byUID := map[imap.UID]*serverMsg{}
+		byUID := map[UID]*serverMsg{}
 		for _, m := range srv {
 			byUID[m.uid] = m
 		}
@@ -305,8 +301,8 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 			hKeys = hKeys || d.goneKey[0] == 'h'
 		}
 	}
-	keyOf := map[imap.UID]string{}
-	var needHeader []imap.UID
+	keyOf := map[UID]string{}
+	var needHeader []UID
 	for _, m := range srv {
 		switch {
 		case m.matched || !wantSize[m.size]:
@@ -380,55 +376,18 @@ func commonFlags(a, b maildir.Flags) maildir.Flags {
 // serverMessages fetches UID, size, flags and Message-ID of every message
 // of the selected folder.
 func (r *folderRun) serverMessages(ctx context.Context) ([]*serverMsg, error) {
-	if r.sel.NumMessages == 0 {
-		return nil, nil
-	}
-	out, err := r.serverMessagesBy(ctx, r.e.bodyFirst.Load())
-	if err == nil && !r.e.bodyFirst.Load() && r.s.orphanBodies.Load() > 0 {
-		// The server sends BODY[...] before UID: go-imap lost those
-		// responses. By sequence number, every one is matched.
-		r.e.bodyFirst.Store(true)
-		out, err = r.serverMessagesBy(ctx, true)
-	}
-	return out, err
-}
-
-// serverMessagesBy is serverMessages with UID FETCH 1:*, or with FETCH
-// 1:* by sequence numbers (bySeq), which go-imap matches whatever the
-// order of the items in a response.
-func (r *folderRun) serverMessagesBy(ctx context.Context, bySeq bool) ([]*serverMsg, error) {
-	if err := ctx.Err(); err != nil {
+	headers, err := r.conn.FetchAllHeaders(ctx, "Message-ID")
+	if err != nil {
 		return nil, err
 	}
-	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
-	var all imap.NumSet = imap.UIDSet{{Start: 1, Stop: 0}}
-	if bySeq {
-		all = imap.SeqSet{{Start: 1, Stop: 0}}
-	}
-	r.s.orphanBodies.Store(0)
-	cmd := r.s.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{section}})
-	var out []*serverMsg
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		fm, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (Message-ID): %w", r.name, err))
-		}
-		if fm.uid == 0 {
-			continue
-		}
-		m := &serverMsg{uid: fm.uid, size: fm.size, flags: fromIMAP(fm.flags)}
-		if fm.header != nil {
-			m.msgID = headerMessageID(bytes.NewReader(fm.header))
+	out := make([]*serverMsg, 0, len(headers))
+	for _, h := range headers {
+		m := &serverMsg{uid: h.UID, size: h.Size, flags: fromIMAP(h.Flags)}
+		if h.Header != nil {
+			m.msgID = headerMessageID(bytes.NewReader(h.Header))
 		}
 		out = append(out, m)
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (Message-ID): %w", r.name, err))
-	}
-	slices.SortFunc(out, func(a, b *serverMsg) int { return cmp.Compare(a.uid, b.uid) })
 	return out, nil
 }
 
@@ -441,7 +400,7 @@ func (r *folderRun) serverMessagesBy(ctx context.Context, bySeq bool) ([]*server
 func (r *folderRun) candidates() ([]*candidate, error) {
 	var out []*candidate
 	if r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0) {
-		add := func(u imap.UID, m *msgRecord) {
+		add := func(u UID, m *msgRecord) {
 			if r.mda || isMDAUnique(m.unique) {
 				if m.unique != mdaUnique {
 					out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
@@ -466,7 +425,7 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 			add(u, m)
 		}
 	} else if r.local != nil {
-		byCore := map[string]imap.UID{}
+		byCore := map[string]UID{}
 		for u, m := range r.st.msgs {
 			if !m.localGone && !isMDAUnique(m.unique) {
 				byCore[uniqueCore(m.unique)] = u
@@ -510,57 +469,9 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 	return out, nil
 }
 
-// serverHashes fetches the bodies of uids and returns the SHA-256 of each
-// in its local form (LF line ends), streaming.
-func (r *folderRun) serverHashes(ctx context.Context, uids []imap.UID) (map[imap.UID][sha256.Size]byte, error) {
-	set, ok := uidSetOf(uids)
-	if !ok {
-		return nil, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	want := map[imap.UID]bool{}
-	for _, u := range uids {
-		want[u] = true
-	}
-	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-	out := map[imap.UID][sha256.Size]byte{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var uid imap.UID
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataBodySection:
-				if !want[uid] || it.Literal == nil {
-					continue
-				}
-				h := sha256.New()
-				g := &literalGuard{r: it.Literal, size: it.Literal.Size(), s: r.s}
-				lf := newLFReader(g)
-				_, err := io.Copy(h, lf)
-				lf.release()
-				if err != nil {
-					r.s.abort()
-					r.s.drain(cmd)
-					return nil, failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: UID %d: %w", r.name, uid, err))
-				}
-				var sum [sha256.Size]byte
-				copy(sum[:], h.Sum(nil))
-				out[uid] = sum
-			}
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH BODY.PEEK[]: %w", r.name, err))
-	}
-	return out, nil
-}
-
 // fileHash is the SHA-256 of a local file.
-func fileHash(path string) ([sha256.Size]byte, error) {
-	var sum [sha256.Size]byte
+func fileHash(path string) (imapconn.Digest, error) {
+	var sum imapconn.Digest
 	f, err := os.Open(path)
 	if err != nil {
 		return sum, err

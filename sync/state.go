@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -44,7 +42,7 @@ type msgRecord struct {
 type statusMark struct {
 	valid         bool
 	uidValidity   uint32
-	uidNext       imap.UID
+	uidNext       UID
 	messages      uint32
 	highestModSeq uint64
 }
@@ -59,20 +57,20 @@ type folderState struct {
 	uidValidity uint32
 	// last: every server UID <= last is known (msgs/pending) or was dropped
 	// on purpose; new messages are the UIDs above it not known yet.
-	last     imap.UID
+	last     UID
 	modSeq   uint64 // HIGHESTMODSEQ whose changes are merged: CHANGEDSINCE base
 	status   statusMark
 	vanished bool // the folder was missing on the server (noticed once)
-	msgs     map[imap.UID]*msgRecord
-	pending  map[imap.UID]*msgRecord // delivered maybe: resolved on load
+	msgs     map[UID]*msgRecord
+	pending  map[UID]*msgRecord // delivered maybe: resolved on load
 }
 
 func newFolderState(name string) *folderState {
-	return &folderState{name: name, msgs: map[imap.UID]*msgRecord{}, pending: map[imap.UID]*msgRecord{}}
+	return &folderState{name: name, msgs: map[UID]*msgRecord{}, pending: map[UID]*msgRecord{}}
 }
 
 // known reports whether uid is delivered or in doubt.
-func (s *folderState) known(uid imap.UID) bool {
+func (s *folderState) known(uid UID) bool {
 	return s.msgs[uid] != nil || s.pending[uid] != nil
 }
 
@@ -126,7 +124,7 @@ func parseNum(s string, bits int) (uint64, error) {
 	return strconv.ParseUint(s, 10, bits)
 }
 
-func parseUID(s string) (imap.UID, error) {
+func parseUID(s string) (UID, error) {
 	n, err := parseNum(s, 32)
 	if err != nil {
 		return 0, err
@@ -134,7 +132,7 @@ func parseUID(s string) (imap.UID, error) {
 	if n == 0 {
 		return 0, errors.New("UID 0")
 	}
-	return imap.UID(n), nil
+	return UID(n), nil
 }
 
 func parseSize(s string) (int64, error) {
@@ -144,7 +142,7 @@ func parseSize(s string) (int64, error) {
 
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
-func uidStr(u imap.UID) string {
+func uidStr(u UID) string {
 	return strconv.FormatUint(uint64(u), 10)
 }
 
@@ -152,27 +150,27 @@ func uidStr(u imap.UID) string {
 func recV() []byte            { return []byte(recVersion + " " + strconv.Itoa(stateVersion)) }
 func recN(name string) []byte { return []byte(recName + " " + maildir.EncodeField(name)) }
 func recU(v uint32) []byte    { return []byte(recValidity + " " + u32(v)) }
-func recL(u imap.UID) []byte  { return []byte(recLast + " " + uidStr(u)) }
+func recL(u UID) []byte       { return []byte(recLast + " " + uidStr(u)) }
 func recQ(m uint64) []byte    { return []byte(recModSeq + " " + u64(m)) }
-func recX(u imap.UID) []byte  { return []byte(recForget + " " + uidStr(u)) }
-func recR(u imap.UID, key string) []byte {
+func recX(u UID) []byte       { return []byte(recForget + " " + uidStr(u)) }
+func recR(u UID, key string) []byte {
 	if key == "" {
 		return []byte(recLocalDel + " " + uidStr(u))
 	}
 	return []byte(recLocalDel + " " + uidStr(u) + " " + key)
 }
-func recB(id string) []byte  { return []byte(recIdentity + " " + id) }
-func recD(u imap.UID) []byte { return []byte(recDone + " " + uidStr(u)) }
+func recB(id string) []byte { return []byte(recIdentity + " " + id) }
+func recD(u UID) []byte     { return []byte(recDone + " " + uidStr(u)) }
 func recG(gone bool) []byte {
 	if gone {
 		return []byte(recVanished + " 1")
 	}
 	return []byte(recVanished + " 0")
 }
-func recF(u imap.UID, f maildir.Flags) []byte {
+func recF(u UID, f maildir.Flags) []byte {
 	return []byte(recFlags + " " + uidStr(u) + " " + encodeFlags(f))
 }
-func recMsg(kind string, u imap.UID, m *msgRecord) []byte {
+func recMsg(kind string, u UID, m *msgRecord) []byte {
 	return []byte(kind + " " + uidStr(u) + " " + maildir.EncodeField(m.unique) + " " + encodeFlags(m.flags) + " " + strconv.FormatInt(m.size, 10))
 }
 func recS(m statusMark) []byte {
@@ -276,7 +274,7 @@ func (s *folderState) applyRecord(rec []byte) error {
 			}
 			nums[i] = v
 		}
-		s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: imap.UID(nums[1]),
+		s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: UID(nums[1]),
 			messages: uint32(nums[2]), highestModSeq: nums[3]}
 	case recMessage, recPending:
 		u, err := parseUID(fields[1])
@@ -376,7 +374,7 @@ func (s *folderState) snapshot() [][]byte {
 	if s.vanished {
 		recs = append(recs, recG(true))
 	}
-	uids := make([]imap.UID, 0, len(s.msgs))
+	uids := make([]UID, 0, len(s.msgs))
 	for u := range s.msgs {
 		uids = append(uids, u)
 	}

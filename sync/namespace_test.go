@@ -175,3 +175,34 @@ func TestWrongPortDovecot(t *testing.T) {
 		}
 	}
 }
+
+// A folder under the namespace prefix that vanished from the server is
+// matched by the patterns as it was while listed: by its path without the
+// prefix. (The notice used to be matched against "INBOX/Old", so a
+// pattern "Old" that synced the folder never reported it gone.)
+func TestVanishedFolderUnderPrefix(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(1))
+	f.caps = "NAMESPACE"
+	f.namespace = `(("INBOX/" "/")) NIL NIL`
+	f.addFolder(`"INBOX/Old"`, []string{"INBOX/Old"}, fakeBodies(2))
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	pats := func(o *Options) { o.Patterns = []string{"INBOX", "Old"} }
+	if res, _, err := fakeRunWith(t, f, root, state, pats); err != nil || res.Delivered != 3 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	if n := countLocal(t, filepath.Join(root, ".Old")); n != 2 {
+		t.Fatalf("INBOX/Old is not synced into .Old: %d messages", n)
+	}
+	f.mu.Lock()
+	f.folders = nil
+	f.mu.Unlock()
+	_, log, err := fakeRunWith(t, f, root, state, pats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNotice(t, log, "INBOX/Old", "no longer exists on the server")
+	if n := countLocal(t, filepath.Join(root, ".Old")); n != 2 {
+		t.Errorf("the local copy of the vanished folder has %d messages, want 2", n)
+	}
+}

@@ -181,6 +181,65 @@ func TestRematchItemsInAnyOrder(t *testing.T) {
 	checkFakeMirror(t, root, f.msgs)
 }
 
+// A local deletion recorded on a server that sends BODY[...] before UID:
+// the header that makes its match key must not be lost to go-imap's
+// unilateral handler (it was: the deletion then did not survive a change
+// of UIDVALIDITY, and the message came back).
+func TestDeletionKeyItemsInAnyOrder(t *testing.T) {
+	f := newFakeServer(t, fakeBodies(4))
+	f.bodyBeforeUID = true
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 4 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	for _, m := range localMessages(t, root) {
+		if strings.Contains(string(m.raw), "body 2") {
+			if err := os.Remove(m.entry.Path); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 0 {
+		t.Fatalf("run after the deletion: %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	f.uidValidity++
+	f.mu.Unlock()
+	res, log, err := fakeRunWith(t, f, root, state, nil)
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("after the UIDVALIDITY change: %+v, %v; want the deleted message kept away", res, err)
+	}
+	assertNotice(t, log, "INBOX", "UIDVALIDITY changed", "1 message(s) deleted locally stay deleted")
+	checkFakeMirror(t, root, slices.Concat(f.msgs[:2], f.msgs[3:]))
+}
+
+// A re-match by content on a server that sends BODY[] before UID: the
+// bodies hashed to pair messages without a Message-ID must not be lost
+// (they were, and every such message was downloaded a second time).
+func TestRematchByContentItemsInAnyOrder(t *testing.T) {
+	var bodies [][]byte
+	for i := range 4 {
+		bodies = append(bodies, []byte(fmt.Sprintf("Subject: no id %d\r\n\r\nbody %d\r\n", i, i)))
+	}
+	f := newFakeServer(t, bodies)
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 4 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	f.bodyBeforeUID = true
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	res, log, err := fakeRunWith(t, f, root, state, nil)
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("re-match: %+v, %v; want nothing downloaded; notices %v", res, err, log.kind(report.Notice))
+	}
+	assertNotice(t, log, "INBOX", "4 by content")
+	checkFakeMirror(t, root, f.msgs)
+}
+
 func TestFetchItemsInAnyOrderMDA(t *testing.T) {
 	f := newFakeServer(t, fakeBodies(4))
 	f.bodyBeforeUID = true

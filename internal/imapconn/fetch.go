@@ -159,7 +159,6 @@ func (s *Session) FetchHeaders(ctx context.Context, uids []UID) (map[UID][]byte,
 				out[m.UID] = a.header
 			}
 		},
-		uidOnly: true,
 	}
 	if err := s.fetchLiterals(ctx, f); err != nil {
 		return out, err
@@ -234,7 +233,6 @@ func (s *Session) FetchDigests(ctx context.Context, uids []UID) (map[UID]Digest,
 				out[m.UID] = *a.digest
 			}
 		},
-		uidOnly: true,
 	}
 	if err := s.fetchLiterals(ctx, f); err != nil {
 		return nil, err
@@ -265,8 +263,6 @@ type literalFetch struct {
 	// each, when set, is called for every response whose message is
 	// confirmed, after Keep.
 	each func(a *answer, m Meta)
-	// uidOnly: no second try by sequence number.
-	uidOnly bool
 
 	got             map[UID]bool
 	bySeq           bool // a pass by sequence number was made
@@ -297,7 +293,7 @@ func (f *literalFetch) missing() []UID {
 // sequence numbers, which another client's expunge shifts.
 func (s *Session) fetchLiterals(ctx context.Context, f *literalFetch) error {
 	f.got = map[UID]bool{}
-	if !s.d.bodyFirst.Load() || f.uidOnly {
+	if !s.d.bodyFirst.Load() {
 		set, ok := imap.NumSet(imap.UIDSet{{Start: 1, Stop: 0}}), true
 		if f.want != nil {
 			set, ok = s.uidSet(sortedUIDs(f.want))
@@ -310,7 +306,7 @@ func (s *Session) fetchLiterals(ctx context.Context, f *literalFetch) error {
 		}
 		n := s.orphanBodies.Load()
 		missing := f.missing()
-		if n == 0 || f.want != nil && len(missing) == 0 || f.uidOnly {
+		if n == 0 || f.want != nil && len(missing) == 0 {
 			return nil
 		}
 		s.d.bodyFirst.Store(true)

@@ -52,7 +52,11 @@
 // messages' sizes, flags and dates; then one stream of all their bodies
 // (BODY.PEEK: the server's \Seen is never set). Then flags are merged and
 // stored both ways, server expunges are applied locally, and local
-// deletions are pushed if asked.
+// deletions are pushed if asked. What to do is decided first, by a pure
+// step (planFolder, plan.go: the folder's state, the server's view and
+// the local listing in, a folderPlan out: what to fetch, the flag merges,
+// the deletions each way, the mass-deletion guard's verdict), and done
+// after, in that order (apply.go).
 //
 // A server that sends BODY[] before UID is fetched by sequence number
 // (see imapconn): a body is published only when the UID of its response

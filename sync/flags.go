@@ -1,15 +1,10 @@
 package sync
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/mailfetch/mailfetch/internal/imapconn"
 
-	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -112,99 +107,4 @@ func diffFlags(have, want maildir.Flags) (add, del maildir.Flags) {
 		}
 	}
 	return maildir.Flags(a), maildir.Flags(d)
-}
-
-// applyFlags carries out the merged flags: STOREs on the server first
-// (grouped, UNCHANGEDSINCE with CONDSTORE), then renames of the local
-// files, then the new merge bases in the journal. A message whose STORE
-// the server did not confirm (a concurrent change refused by
-// UNCHANGEDSINCE, whose MODIFIED list go-imap drops) keeps its old base
-// and local file: the next run merges it again.
-func (r *folderRun) applyFlags(ctx context.Context, plans []*msgPlan) error {
-	if len(plans) == 0 {
-		return nil
-	}
-	changes := map[UID]imapconn.FlagChange{}
-	for _, p := range plans {
-		if p.result != p.server {
-			add, del := diffFlags(p.server, p.result)
-			changes[p.uid] = imapconn.FlagChange{Add: toIMAP(add), Remove: toIMAP(del)}
-		}
-	}
-	unchangedSince := uint64(0)
-	if r.condStore && r.sel != nil {
-		unchangedSince = r.sel.HighestModSeq
-	}
-	confirmed, err := r.conn.Store(ctx, changes, unchangedSince)
-	if err != nil {
-		return err
-	}
-	for _, p := range plans {
-		if ok, stored := confirmed[p.uid]; stored && !ok {
-			r.pushIncomplete = true
-			continue // not confirmed: merged again next run
-		}
-		if p.result != p.server {
-			r.pushed[p.uid] = p.result
-			r.e.add(func(res *Result) { res.FlagsPushed++ })
-			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result)})
-		}
-		if p.result != p.local && r.mf != nil {
-			want := maildir.ParseFlags(string(p.result) + string(localOnly(p.entry.Flags)))
-			path, err := r.mf.SetFlags(p.entry.Path, want)
-			if err != nil {
-				// Renamed by a mail reader meanwhile, or an error of the
-				// disk: the base stays, so the next run merges again.
-				if !errors.Is(err, fs.ErrNotExist) {
-					r.soft(fmt.Errorf("imap: %s: %w", r.name, err))
-				}
-				continue
-			}
-			r.e.add(func(res *Result) { res.FlagsPulled++ })
-			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result), Path: path, Local: true})
-		}
-		if p.result != p.m.flags {
-			p.m.flags = p.result
-			r.append(recF(p.uid, p.result))
-		}
-	}
-	return nil
-}
-
-// modSeqAfterPush returns the folder's HIGHESTMODSEQ after this run's own
-// UID STOREs, when it can prove that they were the only changes since the
-// SELECT: a UID FETCH (CHANGEDSINCE the SELECT's) must list exactly the
-// messages pushed, each with the flags pushed. Then the next run's STATUS
-// still finds the folder unchanged (its mark is not spoilt by our own
-// change). It returns 0 when there is nothing to prove or the proof
-// fails: the next run then looks at the folder once more, as without it.
-func (r *folderRun) modSeqAfterPush(ctx context.Context) (uint64, error) {
-	if len(r.pushed) == 0 || r.pushIncomplete || !r.condStore || r.sel == nil || r.sel.HighestModSeq == 0 {
-		return 0, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if hook := r.e.opt.beforePushProof; hook != nil {
-		hook(r.name)
-	}
-	changes, err := r.conn.FetchChanges(ctx, r.sel.HighestModSeq)
-	if err != nil {
-		return 0, err
-	}
-	ours, seen := true, 0
-	var highest uint64
-	for _, c := range changes {
-		want, pushed := r.pushed[c.UID]
-		if !pushed || !c.HasFlags || fromIMAP(c.Flags) != want || c.ModSeq == 0 {
-			ours = false
-			continue
-		}
-		seen++
-		highest = max(highest, c.ModSeq)
-	}
-	if !ours || seen != len(r.pushed) || highest <= r.sel.HighestModSeq {
-		return 0, nil
-	}
-	return highest, nil
 }

@@ -123,28 +123,9 @@ func (r *folderRun) saveMark() {
 	target := ""
 	if !r.mda {
 		target = r.job.dir
-		if r.mf.Dir() != target {
+		var ok bool
+		if stamp, ok = r.stampInStep(target); !ok {
 			return
-		}
-		if r.sel == nil {
-			// Passed over by canSkip: the Maildir was listed after
-			// r.stamp was taken, and agreed with the state.
-			if !r.stampOK {
-				return
-			}
-			stamp = r.stamp
-		} else {
-			// Synced: this run changed the Maildir itself. Take a Stamp,
-			// then list the Maildir again to see it agree.
-			var ok bool
-			var err error
-			if stamp, ok, err = maildir.ReadStamp(target); err != nil || !ok {
-				return
-			}
-			entries, err := r.mf.Scan()
-			if err != nil || r.localChangedIn(newLocalIndex(entries)) {
-				return
-			}
 		}
 	}
 	gone := false
@@ -159,4 +140,28 @@ func (r *folderRun) saveMark() {
 		return
 	}
 	_ = maildir.WriteFileAtomic(r.e.markPath(r.name), []byte(markText(st.status, journal, target, stamp, gone)), 0o600)
+}
+
+// stampInStep returns a Stamp of the local folder taken while it agreed
+// with the state, and false when there is none to trust.
+func (r *folderRun) stampInStep(target string) (maildir.Stamp, bool) {
+	if r.mf.Dir() != target {
+		return maildir.Stamp{}, false
+	}
+	if r.sel == nil {
+		// Passed over by canSkip: the Maildir was listed after r.stamp was
+		// taken, and agreed with the state.
+		return r.stamp, r.stampOK
+	}
+	// Synced: this run changed the Maildir itself. Take a Stamp, then
+	// list the Maildir again to see it agree.
+	stamp, ok, err := maildir.ReadStamp(target)
+	if err != nil || !ok {
+		return maildir.Stamp{}, false
+	}
+	entries, err := r.mf.Scan()
+	if err != nil || r.localChangedIn(newLocalIndex(entries)) {
+		return maildir.Stamp{}, false
+	}
+	return stamp, true
 }

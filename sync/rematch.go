@@ -61,82 +61,113 @@ type candidate struct {
 // the removal reaches the server and nothing else is removed); otherwise
 // it is the flags both sides share, so that the first merge takes their
 // union and removes no flag. A Notice says what was done.
-func (r *folderRun) rematch(ctx context.Context, reason string) error {
+func (r *folderRun) rematch(ctx context.Context, reason string) (map[UID]maildir.Flags, error) {
 	srv, err := r.serverMessages(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stop := r.conn.KeepAlive()
 	cands, err := r.candidates()
 	stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sameValidity := r.st.uidValidity != 0 && r.st.uidValidity == r.sel.UIDValidity
-
-	pairs := map[UID]*candidate{}
-	used := map[*candidate]bool{}
-	pair := func(m *serverMsg, c *candidate) {
-		pairs[m.uid] = c
-		used[c] = true
-		m.matched = true
-	}
-
-	// By the file the state delivered the message into.
-	byFile := 0
+	pr := &pairing{pairs: map[UID]*candidate{}, used: map[*candidate]bool{}}
 	if sameValidity {
-		byOld := map[UID]*candidate{}
-		for _, c := range cands {
-			if c.old != nil {
-				byOld[c.oldUID] = c
-			}
-		}
-		for _, m := range srv {
-			if c := byOld[m.uid]; c != nil {
-				pair(m, c)
-				byFile++
-			}
+		pr.byFile = pr.pairByFile(srv, cands)
+	}
+	pr.byID = pr.pairByMessageID(srv, cands, r.mda)
+	if !r.mda {
+		// By content, for messages without a Message-ID of equal size.
+		if pr.byHash, err = r.pairByContent(ctx, srv, cands, pr.used, pr.pair); err != nil {
+			return nil, err
 		}
 	}
+	gone, err := r.carryDeletions(ctx, srv, sameValidity)
+	if err != nil {
+		return nil, err
+	}
+	st, flags := r.rebuiltState(srv, pr, gone, sameValidity)
+	r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: r.rematchText(reason, srv, cands, pr, len(gone))})
 
-	// By Message-ID and size.
+	r.st = st
+	r.refetch = map[UID]bool{}
+	if !r.dry {
+		if err := r.j.Rewrite(st.snapshot()); err != nil {
+			return nil, fmt.Errorf("imap: %s: state: %w", r.name, err)
+		}
+		r.dirty = false
+	}
+	return flags, nil
+}
+
+// pairing is the pairs a re-match made: server messages by UID, each
+// with its local candidate.
+type pairing struct {
+	pairs                map[UID]*candidate
+	used                 map[*candidate]bool
+	byFile, byID, byHash int
+}
+
+func (pr *pairing) pair(m *serverMsg, c *candidate) {
+	pr.pairs[m.uid] = c
+	pr.used[c] = true
+	m.matched = true
+}
+
+// pairByFile pairs, under an unchanged UIDVALIDITY, each message with the
+// file the state delivered it into.
+func (pr *pairing) pairByFile(srv []*serverMsg, cands []*candidate) int {
+	byOld := map[UID]*candidate{}
+	for _, c := range cands {
+		if c.old != nil {
+			byOld[c.oldUID] = c
+		}
+	}
+	n := 0
+	for _, m := range srv {
+		if c := byOld[m.uid]; c != nil {
+			pr.pair(m, c)
+			n++
+		}
+	}
+	return n
+}
+
+// pairByMessageID pairs by Message-ID and size (for an MDA, by the digest
+// of the Message-ID its state keeps).
+func (pr *pairing) pairByMessageID(srv []*serverMsg, cands []*candidate, mda bool) int {
 	byKey := map[string][]*candidate{}
 	for _, c := range cands {
-		if c.msgID != "" && !used[c] {
+		if c.msgID != "" && !pr.used[c] {
 			k := fmt.Sprintf("%d %s", c.size, c.msgID)
 			byKey[k] = append(byKey[k], c)
 		}
 	}
-	byID := 0
+	n := 0
 	for _, m := range srv {
 		if m.msgID == "" || m.matched {
 			continue
 		}
 		id := m.msgID
-		if r.mda {
+		if mda {
 			id = mdaUniqueFor(m.msgID)
 		}
 		k := fmt.Sprintf("%d %s", m.size, id)
 		if list := byKey[k]; len(list) > 0 {
 			byKey[k] = list[1:]
-			pair(m, list[0])
-			byID++
+			pr.pair(m, list[0])
+			n++
 		}
 	}
+	return n
+}
 
-	// By content, for messages without a Message-ID of equal size.
-	byHash := 0
-	if !r.mda {
-		if byHash, err = r.pairByContent(ctx, srv, cands, used, pair); err != nil {
-			return err
-		}
-	}
-
-	gone, err := r.carryDeletions(ctx, srv, sameValidity)
-	if err != nil {
-		return err
-	}
-
+// rebuiltState is the state a re-match rebuilds: the pairs with their
+// merge bases, and the deletions carried over; with the flags of every
+// server message.
+func (r *folderRun) rebuiltState(srv []*serverMsg, pr *pairing, gone map[UID]*msgRecord, sameValidity bool) (*folderState, map[UID]maildir.Flags) {
 	st := newFolderState(r.name)
 	st.uidValidity = r.sel.UIDValidity
 	st.identity = r.identity
@@ -147,7 +178,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 			st.msgs[m.uid] = g
 			continue
 		}
-		c := pairs[m.uid]
+		c := pr.pairs[m.uid]
 		if c == nil {
 			continue
 		}
@@ -164,24 +195,29 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 		}
 		st.msgs[m.uid] = &msgRecord{unique: c.unique, flags: base, size: m.size}
 	}
+	return st, flags
+}
+
+// rematchText is the Notice that says what a re-match did.
+func (r *folderRun) rematchText(reason string, srv []*serverMsg, cands []*candidate, pr *pairing, gone int) string {
 	kept := 0
 	for _, c := range cands {
-		if !used[c] && c.path != "" {
+		if !pr.used[c] && c.path != "" {
 			kept++
 		}
 	}
-	fresh := len(srv) - len(pairs) - len(gone)
+	fresh := len(srv) - len(pr.pairs) - gone
 	text := reason + ": re-matched"
-	if byFile > 0 {
-		text += fmt.Sprintf(" %d local message(s) by file name,", byFile)
+	if pr.byFile > 0 {
+		text += fmt.Sprintf(" %d local message(s) by file name,", pr.byFile)
 	}
-	text += fmt.Sprintf(" %d by Message-ID and size", byID)
-	if byHash > 0 {
-		text += fmt.Sprintf(", %d by content", byHash)
+	text += fmt.Sprintf(" %d by Message-ID and size", pr.byID)
+	if pr.byHash > 0 {
+		text += fmt.Sprintf(", %d by content", pr.byHash)
 	}
 	text += fmt.Sprintf("; %d message(s) on the server are new to this folder and fetched", fresh)
-	if len(gone) > 0 {
-		text += fmt.Sprintf("; %d message(s) deleted locally stay deleted", len(gone))
+	if gone > 0 {
+		text += fmt.Sprintf("; %d message(s) deleted locally stay deleted", gone)
 	}
 	if kept > 0 {
 		text += fmt.Sprintf("; %d local message(s) not on the server are kept as they are", kept)
@@ -189,19 +225,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	if r.dry {
 		text = "would have " + text
 	}
-	r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: text})
-
-	r.st = st
-	r.rematched = true
-	r.serverFlags = flags
-	r.refetch = map[UID]bool{}
-	if !r.dry {
-		if err := r.j.Rewrite(st.snapshot()); err != nil {
-			return fmt.Errorf("imap: %s: state: %w", r.name, err)
-		}
-		r.dirty = false
-	}
-	return nil
+	return text
 }
 
 // pairByContent pairs server and local messages without a Message-ID by
@@ -291,8 +315,42 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		}
 		return out, nil
 	}
-	// Across a UIDVALIDITY change: keys of the unpaired server messages
-	// of the sizes that deleted messages had.
+	keyOf, err := r.unpairedKeys(ctx, srv, deleted)
+	if err != nil {
+		return nil, err
+	}
+	type sizedKey struct {
+		size int64
+		key  string
+	}
+	count := map[sizedKey]int{}
+	bySK := map[sizedKey]*serverMsg{}
+	for _, m := range srv {
+		if k, ok := keyOf[m.uid]; ok {
+			sk := sizedKey{m.size, k}
+			count[sk]++
+			bySK[sk] = m
+		}
+	}
+	wanted := map[sizedKey]int{}
+	for _, d := range deleted {
+		wanted[sizedKey{d.size, d.goneKey}]++
+	}
+	for _, d := range deleted {
+		sk := sizedKey{d.size, d.goneKey}
+		if d.goneKey == "" || count[sk] != 1 || wanted[sk] != 1 {
+			continue
+		}
+		carry(bySK[sk], d)
+	}
+	return out, nil
+}
+
+// unpairedKeys returns, across a UIDVALIDITY change, the match keys of
+// the unpaired server messages of the sizes that deleted messages had:
+// from their Message-ID, or their header where a deletion's key was made
+// of one.
+func (r *folderRun) unpairedKeys(ctx context.Context, srv []*serverMsg, deleted []*msgRecord) (map[UID]string, error) {
 	wantSize := map[int64]bool{}
 	hKeys := false
 	for _, d := range deleted {
@@ -321,31 +379,7 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 			keyOf[u] = k
 		}
 	}
-	type sizedKey struct {
-		size int64
-		key  string
-	}
-	count := map[sizedKey]int{}
-	bySK := map[sizedKey]*serverMsg{}
-	for _, m := range srv {
-		if k, ok := keyOf[m.uid]; ok {
-			sk := sizedKey{m.size, k}
-			count[sk]++
-			bySK[sk] = m
-		}
-	}
-	wanted := map[sizedKey]int{}
-	for _, d := range deleted {
-		wanted[sizedKey{d.size, d.goneKey}]++
-	}
-	for _, d := range deleted {
-		sk := sizedKey{d.size, d.goneKey}
-		if d.goneKey == "" || count[sk] != 1 || wanted[sk] != 1 {
-			continue
-		}
-		carry(bySK[sk], d)
-	}
-	return out, nil
+	return keyOf, nil
 }
 
 // removedFlags is a merge base for a file whose old base was old and
@@ -399,61 +433,11 @@ func (r *folderRun) serverMessages(ctx context.Context) ([]*serverMsg, error) {
 // record when the state delivered it.
 func (r *folderRun) candidates() ([]*candidate, error) {
 	var out []*candidate
-	if r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0) {
-		add := func(u UID, m *msgRecord) {
-			if r.mda || isMDAUnique(m.unique) {
-				if m.unique != mdaUnique {
-					out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
-				}
-				return
-			}
-			if r.local == nil {
-				return
-			}
-			e, ok := r.local.find(m.unique)
-			if !ok {
-				return // deleted locally: nothing to pair
-			}
-			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags), old: m, oldUID: u})
-		}
-		for u, m := range r.st.msgs {
-			if !m.localGone {
-				add(u, m)
-			}
-		}
-		for u, m := range r.st.pending {
-			add(u, m)
-		}
-	} else if r.local != nil {
-		byCore := map[string]UID{}
-		for u, m := range r.st.msgs {
-			if !m.localGone && !isMDAUnique(m.unique) {
-				byCore[uniqueCore(m.unique)] = u
-			}
-		}
-		for u, m := range r.st.pending {
-			if !isMDAUnique(m.unique) {
-				byCore[uniqueCore(m.unique)] = u
-			}
-		}
-		for _, e := range r.local.all {
-			c := &candidate{unique: e.Unique, path: e.Path, flags: synced(e.Flags)}
-			if u, ok := byCore[uniqueCore(e.Unique)]; ok {
-				if c.old = r.st.msgs[u]; c.old == nil {
-					c.old = r.st.pending[u]
-				}
-				c.oldUID = u
-				c.size = c.old.size
-			} else {
-				k, err := fileMatchKey(e.Path)
-				if err != nil {
-					continue
-				}
-				c.size, c.msgID = k.Size, k.MessageID
-				c.keyed = true
-			}
-			out = append(out, c)
-		}
+	switch {
+	case r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0):
+		out = r.stateCandidates()
+	case r.local != nil:
+		out = r.folderCandidates()
 	}
 	for _, c := range out {
 		if c.path == "" || c.keyed {
@@ -467,6 +451,69 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 	}
 	slices.SortFunc(out, func(a, b *candidate) int { return strings.Compare(a.path+a.unique, b.path+b.unique) })
 	return out, nil
+}
+
+// stateCandidates are the messages the state knows, in the folder it
+// describes: their server sizes are recorded.
+func (r *folderRun) stateCandidates() []*candidate {
+	var out []*candidate
+	add := func(u UID, m *msgRecord) {
+		if r.mda || isMDAUnique(m.unique) {
+			if m.unique != mdaUnique {
+				out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
+			}
+			return
+		}
+		if e, ok := r.local.find(m.unique); ok { // else deleted locally: nothing to pair
+			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags), old: m, oldUID: u})
+		}
+	}
+	for u, m := range r.st.msgs {
+		if !m.localGone {
+			add(u, m)
+		}
+	}
+	for u, m := range r.st.pending {
+		add(u, m)
+	}
+	return out
+}
+
+// folderCandidates are every file of the local folder, each with the
+// state's record when the state delivered it (its server size then
+// recorded), else with its size and Message-ID read from the file.
+func (r *folderRun) folderCandidates() []*candidate {
+	byCore := map[string]UID{}
+	for u, m := range r.st.msgs {
+		if !m.localGone && !isMDAUnique(m.unique) {
+			byCore[uniqueCore(m.unique)] = u
+		}
+	}
+	for u, m := range r.st.pending {
+		if !isMDAUnique(m.unique) {
+			byCore[uniqueCore(m.unique)] = u
+		}
+	}
+	var out []*candidate
+	for _, e := range r.local.all {
+		c := &candidate{unique: e.Unique, path: e.Path, flags: synced(e.Flags)}
+		if u, ok := byCore[uniqueCore(e.Unique)]; ok {
+			if c.old = r.st.msgs[u]; c.old == nil {
+				c.old = r.st.pending[u]
+			}
+			c.oldUID = u
+			c.size = c.old.size
+		} else {
+			k, err := fileMatchKey(e.Path)
+			if err != nil {
+				continue
+			}
+			c.size, c.msgID = k.Size, k.MessageID
+			c.keyed = true
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // fileHash is the SHA-256 of a local file.

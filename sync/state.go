@@ -190,24 +190,10 @@ var recordFields = map[string]int{
 // applyRecord replays one record onto s.
 func (s *folderState) applyRecord(rec []byte) error {
 	fields := strings.Split(string(rec), " ")
-	kind := fields[0]
-	switch {
-	case kind == recStatus:
-		if len(fields) != 2 && len(fields) != 5 {
-			return fmt.Errorf("record %q: %d fields", kind, len(fields))
-		}
-	case kind == recLocalDel:
-		if len(fields) != 2 && len(fields) != 3 {
-			return fmt.Errorf("record %q: %d fields", kind, len(fields))
-		}
-	default:
-		if n, ok := recordFields[kind]; !ok {
-			return fmt.Errorf("unknown record %q", kind)
-		} else if len(fields) != n {
-			return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
-		}
+	if err := checkFields(fields); err != nil {
+		return err
 	}
-	switch kind {
+	switch kind := fields[0]; kind {
 	case recVersion:
 		v, err := parseNum(fields[1], 31)
 		if err != nil {
@@ -227,115 +213,162 @@ func (s *folderState) applyRecord(rec []byte) error {
 			return err
 		}
 		s.name = name
+	case recValidity, recLast, recModSeq, recVanished:
+		return s.applyNumber(kind, fields[1])
+	case recStatus:
+		return s.applyStatus(fields)
+	case recMessage, recPending:
+		return s.applyMessage(kind, fields)
+	case recDone, recForget, recLocalDel, recFlags:
+		return s.applyToUID(kind, fields)
+	}
+	return nil
+}
+
+// checkFields checks that a record is of a known kind and has as many
+// fields as its kind has.
+func checkFields(fields []string) error {
+	kind := fields[0]
+	switch {
+	case kind == recStatus:
+		if len(fields) != 2 && len(fields) != 5 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	case kind == recLocalDel:
+		if len(fields) != 2 && len(fields) != 3 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	default:
+		if n, ok := recordFields[kind]; !ok {
+			return fmt.Errorf("unknown record %q", kind)
+		} else if len(fields) != n {
+			return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
+		}
+	}
+	return nil
+}
+
+// applyNumber replays the records of one number: U, L, Q and G.
+func (s *folderState) applyNumber(kind, field string) error {
+	switch kind {
 	case recValidity:
-		v, err := parseNum(fields[1], 32)
+		v, err := parseNum(field, 32)
 		if err != nil {
 			return err
 		}
 		s.uidValidity = uint32(v)
 	case recLast:
-		if fields[1] == "0" {
+		if field == "0" {
 			s.last = 0
 			return nil
 		}
-		u, err := parseUID(fields[1])
+		u, err := parseUID(field)
 		if err != nil {
 			return err
 		}
 		s.last = u
 	case recModSeq:
-		v, err := parseNum(fields[1], 64)
+		v, err := parseNum(field, 64)
 		if err != nil {
 			return err
 		}
 		s.modSeq = v
 	case recVanished:
-		switch fields[1] {
+		switch field {
 		case "0":
 			s.vanished = false
 		case "1":
 			s.vanished = true
 		default:
-			return fmt.Errorf("record G: %q", fields[1])
+			return fmt.Errorf("record G: %q", field)
 		}
-	case recStatus:
-		if len(fields) == 2 {
-			if fields[1] != "-" {
-				return fmt.Errorf("record S: %q", fields[1])
-			}
-			s.status = statusMark{}
-			return nil
+	}
+	return nil
+}
+
+// applyStatus replays an S record.
+func (s *folderState) applyStatus(fields []string) error {
+	if len(fields) == 2 {
+		if fields[1] != "-" {
+			return fmt.Errorf("record S: %q", fields[1])
 		}
-		var nums [4]uint64
-		for i, bits := range []int{32, 32, 32, 64} {
-			v, err := parseNum(fields[i+1], bits)
-			if err != nil {
-				return err
-			}
-			nums[i] = v
-		}
-		s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: UID(nums[1]),
-			messages: uint32(nums[2]), highestModSeq: nums[3]}
-	case recMessage, recPending:
-		u, err := parseUID(fields[1])
+		s.status = statusMark{}
+		return nil
+	}
+	var nums [4]uint64
+	for i, bits := range []int{32, 32, 32, 64} {
+		v, err := parseNum(fields[i+1], bits)
 		if err != nil {
 			return err
 		}
-		unique, err := maildir.DecodeField(fields[2])
-		if err != nil {
-			return err
-		}
-		if unique == "" || strings.ContainsAny(unique, "/\x00") {
-			return fmt.Errorf("record %s: bad unique name %q", kind, unique)
-		}
-		flags, err := decodeFlags(fields[3])
-		if err != nil {
-			return err
-		}
-		size, err := parseSize(fields[4])
-		if err != nil {
-			return err
-		}
-		m := &msgRecord{unique: unique, flags: flags, size: size}
-		if kind == recMessage {
-			s.msgs[u] = m
+		nums[i] = v
+	}
+	s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: UID(nums[1]),
+		messages: uint32(nums[2]), highestModSeq: nums[3]}
+	return nil
+}
+
+// applyMessage replays an M or P record.
+func (s *folderState) applyMessage(kind string, fields []string) error {
+	u, err := parseUID(fields[1])
+	if err != nil {
+		return err
+	}
+	unique, err := maildir.DecodeField(fields[2])
+	if err != nil {
+		return err
+	}
+	if unique == "" || strings.ContainsAny(unique, "/\x00") {
+		return fmt.Errorf("record %s: bad unique name %q", kind, unique)
+	}
+	flags, err := decodeFlags(fields[3])
+	if err != nil {
+		return err
+	}
+	size, err := parseSize(fields[4])
+	if err != nil {
+		return err
+	}
+	m := &msgRecord{unique: unique, flags: flags, size: size}
+	if kind == recMessage {
+		s.msgs[u] = m
+		delete(s.pending, u)
+	} else {
+		s.pending[u] = m
+	}
+	return nil
+}
+
+// applyToUID replays the records that change what is known of a UID:
+// D, X, R and F.
+func (s *folderState) applyToUID(kind string, fields []string) error {
+	u, err := parseUID(fields[1])
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case recDone:
+		if p := s.pending[u]; p != nil {
+			s.msgs[u] = p
 			delete(s.pending, u)
-		} else {
-			s.pending[u] = m
 		}
-	case recDone, recForget, recLocalDel:
-		u, err := parseUID(fields[1])
-		if err != nil {
-			return err
-		}
+	case recForget:
+		delete(s.msgs, u)
+		delete(s.pending, u)
+	case recLocalDel:
 		key := ""
 		if len(fields) == 3 {
 			if key = fields[2]; !validMatchKey(key) {
 				return fmt.Errorf("record R: bad key %q", truncate(key, 40))
 			}
 		}
-		switch kind {
-		case recDone:
-			if p := s.pending[u]; p != nil {
-				s.msgs[u] = p
-				delete(s.pending, u)
-			}
-		case recForget:
-			delete(s.msgs, u)
-			delete(s.pending, u)
-		case recLocalDel:
-			if m := s.msgs[u]; m != nil {
-				m.localGone = true
-				if key != "" {
-					m.goneKey = key
-				}
+		if m := s.msgs[u]; m != nil {
+			m.localGone = true
+			if key != "" {
+				m.goneKey = key
 			}
 		}
 	case recFlags:
-		u, err := parseUID(fields[1])
-		if err != nil {
-			return err
-		}
 		flags, err := decodeFlags(fields[2])
 		if err != nil {
 			return err

@@ -459,14 +459,28 @@ func (s *Session) take(f *literalFetch, msg *imapclient.FetchMessageData, bySeq 
 		return err
 	}
 	if !taken {
-		if want, ok := bySeq[msg.SeqNum]; ok && a.uid != 0 && a.uid != want.UID {
-			f.mismatch++
-		}
-		if f.want == nil && a.uid != 0 && !f.got[a.uid] {
-			return f.keep(&a, Meta{UID: a.uid}, nil) // no literal: still an answer
-		}
-		return nil
+		return f.untaken(&a, bySeq)
 	}
+	return f.settle(&a, m, rec, bySeq)
+}
+
+// untaken ends a response whose literal was not taken: by sequence
+// number, a UID that contradicts the number is counted; with want nil, a
+// message without a literal is an answer all the same.
+func (f *literalFetch) untaken(a *answer, bySeq map[uint32]Meta) error {
+	if want, ok := bySeq[a.seq]; ok && a.uid != 0 && a.uid != want.UID {
+		f.mismatch++
+	}
+	if f.want == nil && a.uid != 0 && !f.got[a.uid] {
+		return f.keep(a, Meta{UID: a.uid}, nil)
+	}
+	return nil
+}
+
+// settle keeps what was received for the message m, once the response's
+// UID confirms it: by UID it did before the body; by sequence number it
+// must be m's (or, with want nil, one not received yet).
+func (f *literalFetch) settle(a *answer, m Meta, rec Received, bySeq map[uint32]Meta) error {
 	if bySeq != nil && (a.uid == 0 || f.want != nil && a.uid != m.UID || f.want == nil && f.got[a.uid]) {
 		// Not the message the number stood for, or no UID at all: never
 		// kept. (For an MDA the delivery happened; its intent stays
@@ -485,7 +499,7 @@ func (s *Session) take(f *literalFetch, msg *imapclient.FetchMessageData, bySeq 
 	if f.want == nil {
 		m.UID = a.uid
 	}
-	return f.keep(&a, m, rec)
+	return f.keep(a, m, rec)
 }
 
 // expect returns the message a body in response a (number seq) is to be

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -112,7 +113,7 @@ func planFolder(st *folderState, local *localIndex, srv *serverView, refetch map
 // are to be expunged on the server, else they are marked gone locally and
 // left on the server.
 func (p *folderPlan) planFlags(st *folderState, local *localIndex, srv *serverView, expungeRemote bool) {
-	for _, u := range sortedKeys(st.msgs) {
+	for _, u := range slices.Sorted(maps.Keys(st.msgs)) {
 		m := st.msgs[u]
 		if !srv.on[u] || isMDAUnique(m.unique) {
 			continue
@@ -214,14 +215,4 @@ func lastHandled(last UID, server, undelivered []UID) UID {
 		}
 	}
 	return newLast
-}
-
-// sortedKeys returns the UIDs of a map, sorted.
-func sortedKeys[V any](m map[UID]V) []UID {
-	out := make([]UID, 0, len(m))
-	for u := range m {
-		out = append(out, u)
-	}
-	slices.Sort(out)
-	return out
 }

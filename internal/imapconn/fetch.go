@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -47,7 +48,7 @@ func (s *Session) FetchMeta(ctx context.Context, uids []UID, envelope bool) ([]M
 	}
 	slices.SortFunc(out, func(a, b Meta) int { return cmp.Compare(a.UID, b.UID) })
 	if len(want) > 0 {
-		return out, s.checkMissing(sortedUIDs(want)), nil
+		return out, s.checkMissing(slices.Sorted(maps.Keys(want))), nil
 	}
 	return out, nil, nil
 }
@@ -296,7 +297,7 @@ func (s *Session) fetchLiterals(ctx context.Context, f *literalFetch) error {
 	if !s.d.bodyFirst.Load() {
 		set, ok := imap.NumSet(imap.UIDSet{{Start: 1, Stop: 0}}), true
 		if f.want != nil {
-			set, ok = s.uidSet(sortedUIDs(f.want))
+			set, ok = s.uidSet(slices.Sorted(maps.Keys(f.want)))
 		}
 		if !ok {
 			return nil

@@ -3,7 +3,6 @@ package imapconn
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -289,14 +288,4 @@ func uidSample(uids []UID) string {
 		parts = append(parts, strconv.FormatUint(uint64(u), 10))
 	}
 	return strings.Join(parts, " ")
-}
-
-// sortedUIDs returns the keys of a set of UIDs, sorted.
-func sortedUIDs[V any](m map[UID]V) []UID {
-	out := make([]UID, 0, len(m))
-	for u := range m {
-		out = append(out, u)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -264,21 +264,9 @@ func (w *Filter) stepLine(c byte) {
 		w.hold = append(w.hold, c)
 		w.classify(c)
 	case inAfterType:
-		if c == ' ' {
-			w.emit(c)
-			w.st = inAfterTypeSP
-			return
-		}
-		w.st = inText
-		w.step(c)
+		w.either(c, ' ', inAfterTypeSP, inText)
 	case inAfterTypeSP:
-		if c == '[' {
-			w.emit(c)
-			w.st = inCode
-			return
-		}
-		w.st = inText
-		w.step(c)
+		w.either(c, '[', inCode, inText)
 	case inCode:
 		w.emit(c)
 		if c == ']' {
@@ -290,6 +278,18 @@ func (w *Filter) stepLine(c byte) {
 			w.st = inLineStart
 		}
 	}
+}
+
+// either passes c on and goes to next when it is want; else c is read
+// again in state other.
+func (w *Filter) either(c, want byte, next, other inState) {
+	if c == want {
+		w.emit(c)
+		w.st = next
+		return
+	}
+	w.st = other
+	w.step(c)
 }
 
 // greeting holds the first line until it is known to be an IMAP greeting.

@@ -89,6 +89,7 @@ func memFlags(t *testing.T, c *imapclient.Client, box string) map[UID]maildir.Fl
 }
 
 func TestRev1Server(t *testing.T) {
+	t.Parallel()
 	u, addr := memServer(t)
 	for _, box := range []string{"INBOX", "Sub", "../escape", "a//b"} {
 		if err := u.Create(box, nil); err != nil {

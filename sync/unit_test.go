@@ -35,6 +35,7 @@ func testdataLines(t testing.TB, name string) []string {
 }
 
 func TestStateRecords(t *testing.T) {
+	t.Parallel()
 	for _, l := range testdataLines(t, "records.txt") {
 		verdict, rec, _ := strings.Cut(l, " ")
 		s := newFolderState("x")
@@ -98,6 +99,7 @@ func statesEqual(a, b *folderState) bool {
 }
 
 func TestStateReplay(t *testing.T) {
+	t.Parallel()
 	recs := [][]byte{
 		recV(), recN("Box"), recU(7), recL(10),
 		recMsg(recMessage, 1, &msgRecord{unique: "a,S=1", flags: "S", size: 5}),
@@ -132,6 +134,7 @@ func TestStateReplay(t *testing.T) {
 }
 
 func TestReadJournal(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "j")
 	j, _, err := maildir.OpenJournal(path)
 	if err != nil {
@@ -156,6 +159,7 @@ func TestReadJournal(t *testing.T) {
 }
 
 func TestStateFileName(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]string{
 		"INBOX":        "INBOX.journal",
 		"Archive/2024": "Archive%2F2024.journal",
@@ -175,6 +179,7 @@ func TestStateFileName(t *testing.T) {
 }
 
 func TestMergeFlags(t *testing.T) {
+	t.Parallel()
 	flag := func(s string) maildir.Flags {
 		if s == "-" {
 			return ""
@@ -198,6 +203,7 @@ func TestMergeFlags(t *testing.T) {
 }
 
 func TestFlagMapping(t *testing.T) {
+	t.Parallel()
 	// The IMAP side (names, case, keywords) is imapconn's: see its
 	// TestFlagMapping.
 	all := imapconn.Seen | imapconn.Answered | imapconn.Flagged | imapconn.Deleted | imapconn.Draft
@@ -216,6 +222,7 @@ func TestFlagMapping(t *testing.T) {
 }
 
 func TestPatterns(t *testing.T) {
+	t.Parallel()
 	for _, l := range testdataLines(t, "patterns.txt") {
 		parts := strings.Split(l, ";")
 		if len(parts) != 3 {
@@ -234,6 +241,7 @@ func TestPatterns(t *testing.T) {
 }
 
 func TestCRLFSize(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for content, want := range map[string]int64{
 		"":            0,
@@ -253,6 +261,7 @@ func TestCRLFSize(t *testing.T) {
 }
 
 func TestUniqueCore(t *testing.T) {
+	t.Parallel()
 	ix := newLocalIndex([]maildir.Entry{{Unique: "123.M1P2Q3R44.host,S=10,W=12", Path: "/x"}})
 	if _, ok := ix.find("123.M1P2Q3R44.host,S=10"); !ok {
 		t.Error("a name with rewritten fields was not found")
@@ -263,6 +272,7 @@ func TestUniqueCore(t *testing.T) {
 }
 
 func TestHeaderMessageID(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Message-ID: <a@b>\r\n\r\n":              "a@b",
 		"message-id:\r\n  <a@b>\r\nX: y\r\n\r\n": "a@b",

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
 	"github.com/mailfetch/mailfetch/internal/dovetest"
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -88,7 +87,7 @@ func BenchmarkOpenFolder(b *testing.B) {
 	}
 	s := newFolderState("INBOX")
 	s.uidValidity, s.last = 7, 1000
-	for u := imap.UID(1); u <= 1000; u++ {
+	for u := UID(1); u <= 1000; u++ {
 		staged, err := mf.Deliver(b.Context(), strings.NewReader("Subject: x\n\nbody\n"), maildir.StageOptions{Flags: "S", Cur: true})
 		if err != nil {
 			b.Fatal(err)

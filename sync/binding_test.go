@@ -28,13 +28,14 @@ func (e *testEnv) withRoot(root string) *testEnv {
 // message is fetched into M2, and a notice says why; the dry run says the
 // same first. Going back to M1 re-matches and downloads nothing.
 func TestStateBoundToItsMaildir(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	msgs := dovetest.Generate(81, 50)
 	if err := srv.Seed(u, "Box", msgs); err != nil {
 		t.Fatal(err)
 	}
-	m1 := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	m1 := newEnv(t, srv, user, maildir.LayoutFS)
 	if res, _ := m1.mustRun(nil); res.Delivered != 50 {
 		t.Fatalf("initial sync: %+v", res)
 	}
@@ -100,12 +101,13 @@ func TestStateBoundToItsMaildir(t *testing.T) {
 // folder that holds its messages: it is bound and upgraded without a
 // re-match. Over a Maildir that holds none of them it is not.
 func TestStateVersion1Upgrade(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	if err := srv.Seed(u, "Box", dovetest.Generate(82, 20)); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	env.mustRun(nil)
 	downgrade := func() {
 		t.Helper()
@@ -160,12 +162,13 @@ func TestStateVersion1Upgrade(t *testing.T) {
 // Guard, and syncs the rest; the dry run shows the same. With
 // AllowMassDelete it deletes. Small deletions are not held back.
 func TestMassDeletionGuard(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	if err := srv.Seed(u, "Box", dovetest.Generate(83, 200)); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	env.mustRun(nil)
 
 	// 150 of 200 deleted locally, expunge-remote asked for.
@@ -247,14 +250,15 @@ func TestMassDeletionGuard(t *testing.T) {
 // must not come back. A local flag change made since the last sync also
 // survives the re-match: a flag the user removed is removed on the server.
 func TestUIDValidityKeepsLocalDeletionsAndFlags(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	msgs := uidvalidityMessages() // 30 with a Message-ID, then 2 without
 	if err := srv.Seed(u, "Box", msgs); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := srv.UIDValidity(u, "Box")
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	env.mustRun(nil)
 
 	// Delete UID 6 (a Message-ID) and UID 31 (none) locally; sync.

@@ -14,14 +14,15 @@ import (
 )
 
 func TestConnect(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	if err := srv.Seed(fsUser.Name, "INBOX", dovetest.Generate(3, 5)); err != nil {
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	if err := srv.Seed(user.Name, "INBOX", dovetest.Generate(3, 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.CreateMailbox(fsUser.Name, "Archive/2024"); err != nil {
+	if err := srv.CreateMailbox(user.Name, "Archive/2024"); err != nil {
 		t.Fatal(err)
 	}
-	base := Options{Host: srv.Host, User: fsUser.Name, Secret: fsUser.Password, Timeouts: transport.Timeouts{IO: 20 * time.Second}}
+	base := Options{Host: srv.Host, User: user.Name, Secret: user.Password, Timeouts: transport.Timeouts{IO: 20 * time.Second}}
 	cases := []struct {
 		name   string
 		port   int
@@ -45,6 +46,7 @@ func TestConnect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			opt := base
 			opt.Port, opt.Security, opt.Auth = c.port, c.sec, c.auth
 			if c.secret != "" {
@@ -74,7 +76,7 @@ func TestConnect(t *testing.T) {
 					t.Errorf("error %v is %v, want %v", err, k, c.want)
 				}
 			}
-			if strings.Contains(trace.String(), fsUser.Password) || strings.Contains(err2s(err), fsUser.Password) {
+			if strings.Contains(trace.String(), user.Password) || strings.Contains(err2s(err), user.Password) {
 				t.Errorf("the password shows in the trace or the error")
 			}
 		})
@@ -89,15 +91,16 @@ func err2s(err error) string {
 }
 
 func TestListFolders(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
 	msgs := dovetest.Generate(5, 4)
 	for i := range msgs {
 		msgs[i].Flags = map[int]string{0: "S"}[i]
 	}
-	if err := srv.Seed(fsUser.Name, "Entwürfe", msgs); err != nil {
+	if err := srv.Seed(user.Name, "Entwürfe", msgs); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutMaildirPP)
+	env := newEnv(t, srv, user, maildir.LayoutMaildirPP)
 	opt := env.options(nil)
 	opt.Patterns = []string{"*", "!INBOX"}
 	folders, err := List(context.Background(), opt)
@@ -111,7 +114,7 @@ func TestListFolders(t *testing.T) {
 	if f.Name != "Entwürfe" || f.Messages != 4 || f.Unseen != 3 || f.Delimiter != "/" || f.Path != env.localDir("Entwürfe") {
 		t.Errorf("List = %+v", f)
 	}
-	if _, err := List(context.Background(), Options{Host: srv.Host, Port: srv.IMAPPort, Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true}, User: fsUser.Name, Secret: fsUser.Password}); err != nil {
+	if _, err := List(context.Background(), Options{Host: srv.Host, Port: srv.IMAPPort, Security: transport.Security{Mode: transport.TLSNone, AllowPlaintextAuth: true}, User: user.Name, Secret: user.Password}); err != nil {
 		t.Errorf("List without a store: %v", err)
 	}
 }

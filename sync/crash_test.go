@@ -36,6 +36,7 @@ type helperConfig struct {
 // TestHelperProcess is not a test: TestCrashLoop runs the test binary
 // with helperEnv set to make it sync once in a child process it kills.
 func TestHelperProcess(t *testing.T) {
+	t.Parallel()
 	raw := os.Getenv(helperEnv)
 	if raw == "" {
 		t.Skip("helper process of TestCrashLoop")
@@ -65,22 +66,23 @@ func TestHelperProcess(t *testing.T) {
 // A sync killed (SIGKILL) at random moments of a 2,000-message initial
 // sync, then run to the end: every message is there exactly once.
 func TestCrashLoop(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	if err := srv.SeedGenerated(fsUser.Name, "INBOX", 31, 1400); err != nil {
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	if err := srv.SeedGenerated(user.Name, "INBOX", 31, 1400); err != nil {
 		t.Fatal(err)
 	}
 	msgs := dovetest.Generate(32, 600)
 	for i := range msgs {
 		msgs[i].Flags = ""
 	}
-	if err := srv.Seed(fsUser.Name, "Other", msgs); err != nil {
+	if err := srv.Seed(user.Name, "Other", msgs); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	if err := os.MkdirAll(env.stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := json.Marshal(helperConfig{Host: srv.Host, Port: srv.IMAPPort, User: fsUser.Name, Pass: fsUser.Password,
+	cfg, _ := json.Marshal(helperConfig{Host: srv.Host, Port: srv.IMAPPort, User: user.Name, Pass: user.Password,
 		Root: env.root, State: env.stateDir, Layout: maildir.LayoutFS})
 
 	seed := time.Now().UnixNano()
@@ -189,12 +191,13 @@ func (p *cutProxy) forward(c net.Conn) {
 // temporary failure with what was complete delivered, and the next run
 // completes without a duplicate.
 func TestCutMidFetch(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	if err := srv.SeedGenerated(fsUser.Name, "INBOX", 41, 400); err != nil {
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	if err := srv.SeedGenerated(user.Name, "INBOX", 41, 400); err != nil {
 		t.Fatal(err)
 	}
 	proxy := newCutProxy(t, srv.IMAPAddr())
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	viaProxy := func(o *Options) { o.Port = proxy.port(); o.Jobs = 1 }
 	total := 0
 	for _, limit := range []int64{1 << 20, 3 << 20, 7<<20 + 12345} {

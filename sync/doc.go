@@ -1,34 +1,32 @@
 // Package sync is mailfetch's IMAP engine: it mirrors an account's IMAP
 // folders into a local Maildir tree (or, with an MDA, fetches new mail
-// into a command), over go-imap v2's imapclient. Inside this package the
-// standard library's "sync" is imported as gosync.
+// into a command). It speaks no protocol itself: every round trip goes
+// through an imapconn.Conn (internal/imapconn, over go-imap v2), which
+// a test can replace by one in memory. Inside this package the standard
+// library's "sync" is imported as gosync.
 //
 // # A run
 //
-// One connection logs in, enables UTF8=ACCEPT where offered (RFC 6855:
-// messages with UTF-8 headers are not downgraded), lists the folders
-// (LIST "" "*" RETURN (STATUS ...) with LIST-STATUS, else LIST and
-// pipelined STATUS; NAMESPACE in the same round trip), selects them with
-// the patterns (mbsync's: '*', '%', '!' excludes, the last match wins) and
+// One connection logs in, lists the folders with their STATUS (see
+// imapconn), selects them with the patterns (mbsync's: '*', '%', '!' excludes, the last match wins) and
 // maps each to a local folder with maildir.Store.FolderDir; a name that
 // cannot be mapped safely is reported and skipped, never written outside
 // the root.
 //
 // The prefix of the first personal namespace (Courier's "INBOX.") is
 // taken off folder paths, as mbsync's "Path INBOX." does: "INBOX.Archive"
-// is the local folder "Archive", and patterns match "Archive"; the
+// is the local folder "Archive", and patterns match "Archive" (for a
+// folder that vanished from the server as for the listed ones); the
 // server's name stays the folder's name in SELECT, in the state and in
 // events. A Maildir an older mailfetch filled keeps its names with the
 // prefix (see legacyDir).
 //
 // A folder name that go-imap cannot decode (not modified UTF-7; CR, LF
-// or NUL; not UTF-8 once UTF8=ACCEPT is on) would fail the whole LIST and
-// the connection. The wire filter (wire.go) hides it from go-imap behind a
-// placeholder; the folder is reported with its raw bytes (displayName:
-// \xHH for every byte that is not printable ASCII), counts as failed
-// (the run is Partial) and is never selected; a pattern spelled like the
-// report names it, so that an exclude silences it. Folders then sync in parallel, each over a connection of its
-// own (Jobs, default 4, at most 8: Dovecot allows 10 per user and IP).
+// or NUL; not UTF-8 once UTF8=ACCEPT is on) is reported with its raw
+// bytes (\xHH for every byte that is not printable ASCII), counts as
+// failed (the run is Partial) and is never selected; a pattern spelled
+// like the report names it, so that an exclude silences it. Folders then
+// sync in parallel, each over a connection of its own (Jobs, default 4, at most 8: Dovecot allows 10 per user and IP).
 // A folder's failure is reported and the others complete; Run then fails
 // with failure.Partial.
 //
@@ -47,30 +45,22 @@
 // records the HIGHESTMODSEQ they led to, so that they do not make the
 // next run look at the folder again.
 //
-// A selected folder: SELECT (CONDSTORE); UID SEARCH ALL (ESEARCH where
-// offered) for the set of UIDs on the server, trusted for deletions only
-// when its size equals the message count; the flags of known messages
-// (UID FETCH 1:last (FLAGS) (CHANGEDSINCE modseq), or all flags without
-// CONDSTORE); a pre-pass UID FETCH (RFC822.SIZE FLAGS INTERNALDATE) of the
-// new messages; then one UID FETCH (UID FLAGS INTERNALDATE BODY.PEEK[])
-// that streams them all, BODY.PEEK so that the server's \Seen is never
-// set. Then flags are merged and stored both ways, server expunges are
-// applied locally, and local deletions are pushed if asked.
+// A selected folder: SELECT (CONDSTORE) and the UIDs on the server,
+// trusted for deletions only when their number equals the message count;
+// the flags of known messages (changed since the last sync's
+// HIGHESTMODSEQ under CONDSTORE, else all); a pre-pass of the new
+// messages' sizes, flags and dates; then one stream of all their bodies
+// (BODY.PEEK: the server's \Seen is never set). Then flags are merged and
+// stored both ways, server expunges are applied locally, and local
+// deletions are pushed if asked. What to do is decided first, by a pure
+// step (planFolder, plan.go: the folder's state, the server's view and
+// the local listing in, a folderPlan out: what to fetch, the flag merges,
+// the deletions each way, the mass-deletion guard's verdict), and done
+// after, in that order (apply.go).
 //
-// A server may send BODY[] before UID in a FETCH response. go-imap routes
-// a UID FETCH's responses by the UID seen before the first literal, so
-// such a body goes to the unilateral handler (counted as an orphan) and
-// its message comes back missing. The missing messages are then fetched
-// at once with FETCH by sequence number, which go-imap routes by the
-// number every response starts with; numbers come from the pre-pass's
-// responses, valid while no EXPUNGE arrived since (RFC 3501 forbids one
-// during a FETCH), else read again. A body is staged as the message its
-// number stands for and published only once the UID of the same
-// response, wherever it comes, matches; a body without UID, or with
-// another, is discarded and fetched next run. The run then fetches every
-// later folder by sequence number. The UID FETCH stays the default: it
-// does not depend on sequence numbers, which an expunge by another client
-// shifts, and it is what conforming servers are fastest with.
+// A server that sends BODY[] before UID is fetched by sequence number
+// (see imapconn): a body is published only when the UID of its response
+// matches, and a Notice says so once per run.
 //
 // # Messages on disk
 //
@@ -197,36 +187,6 @@
 // exactly once. An MDA delivers inside Stage, so its P is journaled before
 // and its M right after, one message at a time; a P without M is fetched
 // again (a duplicate is possible in that instant, a loss is not).
-//
-// # go-imap v2 beta.8 guards
-//
-// Each trap of LIBRARIES.md has a guard here: no command is sent with an
-// empty UID set (uidset.go); a body's length is checked against the
-// literal's announced size (literalGuard); every requested UID must come
-// back, and bodies that arrive without a UID are counted by the unilateral
-// handler, then fetched by sequence number (above); FETCHes are always
-// drained, or the connection is aborted first; capabilities are checked
-// before CONDSTORE, ESEARCH, LIST-STATUS, UIDPLUS, NAMESPACE, UTF8=ACCEPT
-// and each SASL mechanism are used; deadlines belong to the transport
-// connection (imapclient's fixed 30 s and 5 min ones are ignored by it),
-// the trace is the transport's, which redacts credentials, never
-// imapclient's DebugWriter; STARTTLS is done by hand before the client
-// starts, so that TLS sits below the trace and the deadlines.
-//
-// Between the transport and imapclient sits the wire filter (wire.go). It
-// follows go-imap's own tokenisation of the server's stream, passes every
-// literal (message bodies) through untouched, and rewrites only the
-// mailbox name of LIST, LSUB and STATUS responses: a placeholder for a
-// name go-imap would refuse, "&-" for '&' in UTF-8 names (go-imap reads '&'
-// as modified UTF-7 in every mode). The other way it rewrites the mailbox
-// of SELECT, EXAMINE and STATUS where go-imap's encoding is not what the
-// server expects ("&-" for '&' in UTF-8 mode; UTF-8 to a server that
-// announced IMAP4rev2 without UTF-8 being enabled). It checks the
-// greeting: a POP3 or SMTP server on the port is failure.Protocol with a
-// message that names it. And it tells how a connection ended: go-imap
-// closes it on its own only when a response does not parse, so an error
-// after such a close is failure.Protocol (a later run meets it again),
-// while a connection cut or timed out stays failure.Temporary.
 //
 // Its API is not a stable library interface: the package sits at the top
 // of the module only because the project keeps its engines and its store

@@ -375,6 +375,10 @@ func (f *fakeServer) fetch(w io.Writer, tag, args string, msgs []*fakeMsg, byUID
 		switch {
 		case strings.Contains(items, "BODY.PEEK[]"):
 			body = fmt.Sprintf("BODY[] {%d}\r\n%s", len(m.body), m.body)
+		case strings.Contains(items, "BODY.PEEK[HEADER]"):
+			head, _, _ := strings.Cut(string(m.body), "\r\n\r\n")
+			head += "\r\n\r\n"
+			body = fmt.Sprintf("BODY[HEADER] {%d}\r\n%s", len(head), head)
 		case strings.Contains(items, "BODY.PEEK[HEADER.FIELDS"):
 			var fields string
 			for _, line := range strings.SplitAfter(string(m.body), "\r\n") {

@@ -54,6 +54,7 @@ func countLocal(t *testing.T, dir string) int {
 // A FETCH response without its UID: that message is not lost, the run
 // says so, and the next run fetches it.
 func TestMissingUID(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(5))
 	f.omitUID[3] = true
 	dir := t.TempDir()
@@ -86,6 +87,7 @@ func TestMissingUID(t *testing.T) {
 // UID set: go-imap's encoder would fail on an empty one and tear the
 // connection down.
 func TestEmptySetGuard(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, nil)
 	dir := t.TempDir()
 	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
@@ -105,20 +107,12 @@ func TestEmptySetGuard(t *testing.T) {
 		}
 	}
 	f.mu.Unlock()
-
-	if _, ok := uidSetOf(nil); ok {
-		t.Error("uidSetOf(nil) is not empty-guarded")
-	}
-	if _, ok := uidSetAcross(nil, nil); ok {
-		t.Error("uidSetAcross(nil) is not empty-guarded")
-	}
-	if _, ok := rangeUpTo(0); ok {
-		t.Error("rangeUpTo(0) is not empty-guarded")
-	}
+	// The set helpers themselves: imapconn's TestEmptySetGuard.
 }
 
 // OAuth2 mechanisms, each checked against the capability before use.
 func TestOAuth2(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(1))
 	f.token = "tok3n"
 	for _, c := range []struct {
@@ -158,6 +152,7 @@ func TestOAuth2(t *testing.T) {
 // the SELECT fails the SEARCH's error is not mistaken for the cause, and
 // the folder is synced by the next run.
 func TestSearchWithSelect(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(6))
 	dir := t.TempDir()
 	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")

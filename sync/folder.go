@@ -7,12 +7,9 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -34,15 +31,35 @@ func (dryJournal) Sync() error            { return nil }
 func (dryJournal) Rewrite([][]byte) error { return nil }
 func (dryJournal) Close() error           { return nil }
 
-// folderRun is the sync of one folder over one session.
+// folderRun is the sync of one folder. Its parts are grouped by what
+// they describe: the folder's state and journal, its local copy, and what
+// the run did. The plan step sees none of it but the state and the local
+// listing (planFolder); the rest is the apply step's.
 type folderRun struct {
 	e    *engine
-	s    *session
 	job  *folderJob
 	name string
 	dry  bool
 	mda  bool
 
+	conn imapconn.Conn      // nil until the folder needs the server
+	sel  *imapconn.Selected // the SELECT's answer; nil while not selected
+	// condStore: mod-sequences can be used (CONDSTORE, and not NOMODSEQ).
+	condStore bool
+
+	folderStateRun
+	folderLocal
+
+	// softErr is the first error that did not stop the folder (one file
+	// that could not be renamed): the folder completes and reports it.
+	softErr   error
+	delivered int
+	bytes     int64
+}
+
+// folderStateRun is a folder's state as a run keeps it: replayed from its
+// journal, changed as records are appended.
+type folderStateRun struct {
 	st *folderState
 	j  stateJournal
 	// dirty: records were appended since the journal was last compacted.
@@ -50,43 +67,26 @@ type folderRun struct {
 	// keep: close without touching the journal (the folder goes to another
 	// worker).
 	keep bool
+	// refetch: deliveries left pending by a crash whose file is missing.
+	// They stay pending in the state until fetched again or expunged.
+	refetch map[UID]bool
+}
 
-	mf *maildir.Folder // the local folder; nil with an MDA and in a dry run
+// folderLocal is the local side of a folder.
+type folderLocal struct {
+	mf     *maildir.Folder // the local folder; nil with an MDA and in a dry run
+	target maildir.Target  // where new messages go; nil in a dry run
+	local  *localIndex     // nil with an MDA, or in a dry run without a store
 	// stamp was taken of mf just before it was listed into local;
 	// stampOK: it can be trusted (see maildir.ReadStamp).
 	stamp   maildir.Stamp
 	stampOK bool
-	target  maildir.Target // where new messages go; nil in a dry run
-	local   *localIndex    // nil with an MDA, or in a dry run without a store
-	// refetch: deliveries left pending by a crash whose file is missing.
-	// They stay pending in the state until fetched again or expunged.
-	refetch map[imap.UID]bool
-
-	sel       *imap.SelectData
-	condStore bool
-	// rematched: the state was rebuilt in this run; serverFlags holds the
-	// flags the rebuild fetched, so no flag FETCH is needed.
-	rematched   bool
-	serverFlags map[imap.UID]maildir.Flags
-
-	// pushed: the flags this run set on the server, by UID;
-	// pushIncomplete: a STORE was not confirmed (see modSeqAfterPush).
-	pushed         map[imap.UID]maildir.Flags
-	pushIncomplete bool
-
-	// softErr is the first error that did not stop the folder (one file
-	// that could not be renamed): the folder completes and reports it.
-	softErr error
-
 	// identity is the local folder's maildir identity ("" in a dry run
 	// when it has none yet); unbound, when not "", says why the local
 	// folder is not the one the state describes (DESIGN invariant 8): then
 	// a missing file is no local deletion and the state is re-matched.
 	identity string
 	unbound  string
-
-	delivered int
-	bytes     int64
 }
 
 // statePath is where a folder's journal lives.
@@ -97,19 +97,18 @@ func (e *engine) statePath(folder string) string {
 // syncFolder syncs one folder. An error fails this folder only.
 // connect returns the worker's connection, dialing it when needed: only
 // folders that need more than the LIST-STATUS cost a connection.
-func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (*session, error)) (err error) {
+func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() (imapconn.Conn, error)) (err error) {
 	if e.quickSkip(job) {
 		e.add(func(r *Result) { r.Unchanged++ })
-		e.emit(report.Event{Kind: report.FolderStart, Folder: job.f.name})
-		e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.name})
+		e.emit(report.Event{Kind: report.FolderStart, Folder: job.f.Name})
+		e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.Name})
 		return nil
 	}
 	r := &folderRun{
-		e: e, job: job, name: job.f.name,
+		e: e, job: job, name: job.f.Name,
 		dry: e.opt.DryRun, mda: e.opt.MDA != nil,
-		refetch:   map[imap.UID]bool{},
-		pushed:    map[imap.UID]maildir.Flags{},
-		condStore: e.caps.Has(imap.CapCondStore),
+		condStore:      e.caps.CondStore,
+		folderStateRun: folderStateRun{refetch: map[UID]bool{}},
 	}
 	if err := r.open(); err != nil {
 		return err
@@ -132,7 +131,7 @@ func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() 
 		e.emit(report.Event{Kind: report.FolderStart, Folder: r.name})
 		return nil
 	}
-	if r.s, err = connect(); err != nil {
+	if r.conn, err = connect(); err != nil {
 		r.keep = true // given back or failed before any change: nothing to record
 		return err
 	}
@@ -141,6 +140,28 @@ func (e *engine) syncFolder(ctx context.Context, job *folderJob, connect func() 
 
 // open loads the folder's state and scans its local copy.
 func (r *folderRun) open() error {
+	if err := r.openState(); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case r.mda:
+		r.target = r.e.opt.MDA
+	case r.dry:
+		if r.job.dir != "" {
+			err = r.viewLocal()
+		}
+	default:
+		err = r.openLocal()
+	}
+	if err != nil {
+		r.j.Close()
+	}
+	return err
+}
+
+// openState replays the folder's journal (only reads it in a dry run).
+func (r *folderRun) openState() error {
 	path := r.e.statePath(r.name)
 	var recs [][]byte
 	if r.dry {
@@ -169,56 +190,52 @@ func (r *folderRun) open() error {
 	if len(recs) == 0 {
 		r.append(recV(), recN(r.name))
 	}
+	return nil
+}
 
-	switch {
-	case r.mda:
-		r.target = r.e.opt.MDA
-	case r.dry:
-		if r.job.dir != "" {
-			entries, err := scanReadOnly(r.job.dir)
-			if err != nil {
-				r.j.Close()
-				return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: %s: %w", r.name, err))
-			}
-			r.local = newLocalIndex(entries)
-			if r.identity, err = maildir.ReadID(r.job.dir); err != nil {
-				r.j.Close()
-				return fmt.Errorf("imap: %s: %w", r.name, err)
-			}
-			r.bind()
-		}
-	default:
-		mf, err := r.e.opt.Store.Folder(r.job.f.path)
-		if err != nil {
-			r.j.Close()
-			return fmt.Errorf("imap: %s: %w", r.name, err)
-		}
-		old, err := maildir.ReadID(mf.Dir())
-		if err != nil {
-			r.j.Close()
-			return fmt.Errorf("imap: %s: %w", r.name, err)
-		}
-		// A failed Stamp only means no skip mark this time.
-		r.stamp, r.stampOK, _ = maildir.ReadStamp(mf.Dir())
-		entries, err := mf.Scan()
-		if err != nil {
-			r.j.Close()
-			return fmt.Errorf("imap: %s: %w", r.name, err)
-		}
-		r.mf, r.target, r.local = mf, mf, newLocalIndex(entries)
-		r.identity = old
-		r.bind()
-		// The folder keeps its identity from now on; a bound state that
-		// did not record it yet (version 1) records it now. An unbound
-		// one is rebuilt with it by the re-match.
-		if r.identity, err = mf.ID(); err != nil {
-			r.j.Close()
-			return fmt.Errorf("imap: %s: %w", r.name, err)
-		}
-		if r.unbound == "" && r.st.identity != r.identity {
-			r.st.identity = r.identity
-			r.append(recB(r.identity))
-		}
+// viewLocal lists the local folder of a dry run, creating nothing.
+func (r *folderRun) viewLocal() error {
+	entries, err := scanReadOnly(r.job.dir)
+	if err != nil {
+		return failure.Wrap(failure.LocalIO, fmt.Errorf("imap: %s: %w", r.name, err))
+	}
+	r.local = newLocalIndex(entries)
+	if r.identity, err = maildir.ReadID(r.job.dir); err != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, err)
+	}
+	r.bind()
+	return nil
+}
+
+// openLocal opens (creating it where missing) and lists the local folder,
+// and binds the state to it.
+func (r *folderRun) openLocal() error {
+	mf, err := r.e.opt.Store.Folder(r.job.path)
+	if err != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, err)
+	}
+	old, err := maildir.ReadID(mf.Dir())
+	if err != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, err)
+	}
+	// A failed Stamp only means no skip mark this time.
+	r.stamp, r.stampOK, _ = maildir.ReadStamp(mf.Dir())
+	entries, err := mf.Scan()
+	if err != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, err)
+	}
+	r.mf, r.target, r.local = mf, mf, newLocalIndex(entries)
+	r.identity = old
+	r.bind()
+	// The folder keeps its identity from now on; a bound state that did
+	// not record it yet (version 1) records it now. An unbound one is
+	// rebuilt with it by the re-match.
+	if r.identity, err = mf.ID(); err != nil {
+		return fmt.Errorf("imap: %s: %w", r.name, err)
+	}
+	if r.unbound == "" && r.st.identity != r.identity {
+		r.st.identity = r.identity
+		r.append(recB(r.identity))
 	}
 	return nil
 }
@@ -338,7 +355,7 @@ func (r *folderRun) resolvePending() error {
 	if len(r.st.pending) == 0 {
 		return nil
 	}
-	uids := make([]imap.UID, 0, len(r.st.pending))
+	uids := make([]UID, 0, len(r.st.pending))
 	for u := range r.st.pending {
 		uids = append(uids, u)
 	}
@@ -368,13 +385,13 @@ func (r *folderRun) resolvePending() error {
 // MESSAGES, and HIGHESTMODSEQ, without which flag changes on the server
 // cannot be seen), and nothing changed locally.
 func (r *folderRun) canSkip() bool {
-	stt, mark := r.job.f.status, r.st.status
+	stt, mark := r.job.f.Status, r.st.status
 	switch {
 	case stt == nil || !mark.valid || r.st.uidValidity == 0 || len(r.refetch) > 0 || r.unbound != "":
 		return false
 	case stt.UIDValidity != r.st.uidValidity || stt.UIDValidity != mark.uidValidity:
 		return false
-	case stt.UIDNext != mark.uidNext || stt.NumMessages == nil || *stt.NumMessages != mark.messages:
+	case stt.UIDNext != mark.uidNext || stt.Messages == nil || *stt.Messages != mark.messages:
 		return false
 	}
 	if r.mda {
@@ -407,554 +424,4 @@ func (r *folderRun) localChangedIn(ix *localIndex) bool {
 		}
 	}
 	return false
-}
-
-// msgPlan is what a sync does to one known message.
-type msgPlan struct {
-	uid                         imap.UID
-	m                           *msgRecord
-	entry                       maildir.Entry
-	base, server, local, result maildir.Flags
-}
-
-// syncSelected is the sync of a folder that needs a SELECT.
-func (r *folderRun) syncSelected(ctx context.Context) error {
-	s := r.s
-	selCmd := s.c.Select(r.name, &imap.SelectOptions{ReadOnly: r.dry || r.mda, CondStore: r.condStore})
-	// UID SEARCH ALL goes out with the SELECT, not after its reply: one
-	// round trip for both. If the SELECT fails, no mailbox is selected
-	// and the SEARCH fails too (RFC 3501 §6.3.1); its reply is dropped.
-	search := s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
-	sel, err := selCmd.Wait()
-	if err != nil {
-		_, _ = search.Wait()
-		return s.fail(fmt.Errorf("imap: SELECT %q: %w", r.name, err))
-	}
-	r.sel = sel
-	if sel.HighestModSeq == 0 {
-		r.condStore = false // NOMODSEQ: this mailbox keeps no mod-sequences
-	}
-
-	switch {
-	case r.unbound != "" || r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity:
-		// Searched again after the re-match, which may take a while.
-		_, _ = search.Wait()
-		search = nil
-		var why []string
-		if r.unbound != "" {
-			why = append(why, r.unbound)
-		}
-		if r.st.uidValidity != 0 && sel.UIDValidity != r.st.uidValidity {
-			why = append(why, fmt.Sprintf("UIDVALIDITY changed from %d to %d", r.st.uidValidity, sel.UIDValidity))
-		}
-		if err := r.rematch(ctx, strings.Join(why, "; ")); err != nil {
-			return err
-		}
-	case r.st.uidValidity == 0 && len(r.st.msgs) == 0 && r.local != nil && len(r.local.all) > 0:
-		_, _ = search.Wait()
-		search = nil
-		if err := r.rematch(ctx, "no state for this folder, but mail in its local copy"); err != nil {
-			return err
-		}
-	case r.st.uidValidity == 0:
-		r.st.uidValidity = sel.UIDValidity
-		r.append(recU(sel.UIDValidity))
-	}
-
-	server, consistent, err := r.searchAll(ctx, search)
-	if err != nil {
-		return err
-	}
-	onServer := make(map[imap.UID]bool, len(server))
-	for _, u := range server {
-		onServer[u] = true
-	}
-	if !consistent {
-		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name,
-			Text: "the server's list of messages did not match its message count; deletions are left for the next run"})
-	}
-
-	// New: above the last UID handled and not known, plus deliveries a
-	// crash left undone.
-	var fresh []imap.UID
-	for _, u := range server {
-		if (u > r.st.last && !r.st.known(u)) || r.refetch[u] {
-			fresh = append(fresh, u)
-		}
-	}
-
-	var plans []*msgPlan
-	var expunged, localGone, expungeRemote []imap.UID
-	if !r.mda {
-		if !r.rematched {
-			if r.serverFlags, err = r.fetchFlags(ctx); err != nil {
-				return err
-			}
-		}
-		plans, localGone, expungeRemote = r.planFlags(onServer)
-	}
-	if consistent {
-		for u := range r.st.msgs {
-			if !onServer[u] {
-				expunged = append(expunged, u)
-			}
-		}
-		for u := range r.st.pending {
-			if !onServer[u] {
-				expunged = append(expunged, u)
-			}
-		}
-		slices.Sort(expunged)
-	}
-	expunged, expungeRemote, localGone = r.guardDeletions(expunged, expungeRemote, localGone)
-
-	metas, err := r.prepass(ctx, fresh, server)
-	if err != nil {
-		return err
-	}
-	var total int64
-	for _, m := range metas {
-		total += m.size
-	}
-	r.e.emit(report.Event{Kind: report.FolderStart, Folder: r.name, Count: int64(len(metas)), Bytes: total})
-
-	if r.dry {
-		r.reportDry(metas, plans, expunged, expungeRemote)
-		return nil
-	}
-
-	if err := r.fetchNew(ctx, metas, server); err != nil {
-		return err
-	}
-	var undelivered []imap.UID
-	for _, u := range fresh {
-		if !r.st.known(u) || r.refetch[u] {
-			undelivered = append(undelivered, u)
-		}
-	}
-	// last moves up to the highest UID on the server, but never past a new
-	// message that was not delivered: it must be fetched next time.
-	newLast := r.st.last
-	if len(server) > 0 {
-		newLast = max(newLast, server[len(server)-1])
-	}
-	for _, u := range undelivered {
-		if u > r.st.last && u-1 < newLast {
-			newLast = u - 1
-		}
-	}
-	if newLast != r.st.last {
-		r.st.last = newLast
-		r.append(recL(newLast))
-	}
-
-	if err := r.applyFlags(ctx, plans); err != nil {
-		return err
-	}
-	r.applyExpunged(expunged)
-	if err := r.recordGone(ctx, localGone, onServer); err != nil {
-		return err
-	}
-	if err := r.expungeRemote(ctx, expungeRemote); err != nil {
-		return err
-	}
-	if err := r.syncJournal(); err != nil {
-		return fmt.Errorf("imap: %s: state: %w", r.name, err)
-	}
-
-	if r.softErr == nil {
-		modSeq := sel.HighestModSeq
-		if len(expungeRemote) == 0 {
-			// Only a shortcut for the next run: its failure (0) leaves
-			// that run a look at the folder, and fails nothing here.
-			after, _ := r.modSeqAfterPush(ctx)
-			modSeq = max(modSeq, after)
-		}
-		r.st.status = statusMark{valid: true, uidValidity: sel.UIDValidity, uidNext: sel.UIDNext,
-			messages: sel.NumMessages, highestModSeq: modSeq}
-		if r.condStore {
-			r.st.modSeq = modSeq
-		}
-	}
-	return nil
-}
-
-// searchAll returns the UIDs of the selected folder, sorted, and whether
-// their number matched the folder's message count: only then may a known
-// message missing from the list be taken for expunged. pending, when not
-// nil, is a UID SEARCH ALL already sent (with the SELECT): the first try.
-func (r *folderRun) searchAll(ctx context.Context, pending *imapclient.SearchCommand) ([]imap.UID, bool, error) {
-	s := r.s
-	// go-imap completes SELECT's Wait before it records the selected
-	// mailbox, so Mailbox() may still be nil (or stale) right after it:
-	// the SELECT's own count comes first, Mailbox() only after a later
-	// command completed.
-	exists := r.sel.NumMessages
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, false, err // a pending SEARCH is left to complete alone
-		}
-		cmd := pending
-		pending = nil
-		if cmd == nil {
-			if exists == 0 && attempt == 0 {
-				return nil, true, nil
-			}
-			cmd = s.c.UIDSearch(&imap.SearchCriteria{}, r.searchOptions())
-		}
-		data, err := cmd.Wait()
-		if err != nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: UID SEARCH ALL: %w", r.name, err))
-		}
-		limit := int(exists)*2 + 1024 // room for mail arriving meanwhile
-		uids, ok := uidList(data.All, limit)
-		if !ok {
-			return nil, false, failure.New(failure.Other, fmt.Sprintf("imap: %s: UID SEARCH answered an impossible set for %d messages", r.name, exists))
-		}
-		if mbox := s.c.Mailbox(); mbox != nil {
-			exists = mbox.NumMessages
-		}
-		if len(uids) == int(exists) {
-			return uids, true, nil
-		}
-		if attempt >= 1 {
-			return uids, false, nil
-		}
-		// Mail arrived or left between the count and the search: a NOOP
-		// brings the count up to date, then search again.
-		if err := s.c.Noop().Wait(); err != nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: NOOP: %w", r.name, err))
-		}
-		mbox := s.c.Mailbox()
-		if mbox == nil {
-			return nil, false, s.fail(fmt.Errorf("imap: %s: the server closed the folder", r.name))
-		}
-		exists = mbox.NumMessages
-	}
-}
-
-// searchOptions are those of UID SEARCH ALL: ESEARCH's RETURN (ALL),
-// a compact sequence set, where the server has it.
-func (r *folderRun) searchOptions() *imap.SearchOptions {
-	if r.s.caps.Has(imap.CapESearch) {
-		return &imap.SearchOptions{ReturnAll: true}
-	}
-	return nil
-}
-
-// fetchFlags returns the server's flags of known messages: those changed
-// since the last sync's HIGHESTMODSEQ with CONDSTORE (a message not listed
-// kept its base flags), else all of them.
-func (r *folderRun) fetchFlags(ctx context.Context) (map[imap.UID]maildir.Flags, error) {
-	var maxUID imap.UID
-	n := 0
-	for u, m := range r.st.msgs {
-		if !m.localGone {
-			maxUID = max(maxUID, u)
-			n++
-		}
-	}
-	set, ok := rangeUpTo(maxUID)
-	if !ok || n == 0 {
-		return map[imap.UID]maildir.Flags{}, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	opts := &imap.FetchOptions{UID: true, Flags: true}
-	// A HIGHESTMODSEQ lower than the one merged means the server rebuilt
-	// its index without a new UIDVALIDITY: CHANGEDSINCE would miss changes.
-	if r.condStore && r.st.modSeq > 0 && r.sel.HighestModSeq >= r.st.modSeq {
-		opts.ChangedSince = r.st.modSeq
-	}
-	cmd := r.s.c.Fetch(set, opts)
-	out := map[imap.UID]maildir.Flags{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
-		}
-		if m.uid != 0 && m.hasFlags {
-			out[m.uid] = fromIMAP(m.flags)
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH FLAGS: %w", r.name, err))
-	}
-	return out, nil
-}
-
-// planFlags merges the flags of every known message still on the server,
-// and sorts out those whose local file is gone: with ExpungeRemote they
-// are to be expunged on the server, else they are marked gone locally and
-// left on the server.
-func (r *folderRun) planFlags(onServer map[imap.UID]bool) (plans []*msgPlan, localGone, expungeRemote []imap.UID) {
-	uids := make([]imap.UID, 0, len(r.st.msgs))
-	for u := range r.st.msgs {
-		uids = append(uids, u)
-	}
-	slices.Sort(uids)
-	for _, u := range uids {
-		m := r.st.msgs[u]
-		if !onServer[u] || isMDAUnique(m.unique) {
-			continue
-		}
-		if m.localGone {
-			if r.e.opt.ExpungeRemote {
-				expungeRemote = append(expungeRemote, u)
-			}
-			continue
-		}
-		p := &msgPlan{uid: u, m: m, base: m.flags, server: m.flags, local: m.flags}
-		if f, ok := r.serverFlags[u]; ok {
-			p.server = f
-		}
-		if r.local != nil {
-			e, ok := r.local.find(m.unique)
-			if !ok {
-				if r.e.opt.ExpungeRemote {
-					expungeRemote = append(expungeRemote, u)
-				} else {
-					localGone = append(localGone, u)
-				}
-				continue
-			}
-			p.entry, p.local = e, synced(e.Flags)
-		}
-		p.result = mergeFlags(p.base, p.server, p.local)
-		if p.result != p.base || p.result != p.server || p.result != p.local {
-			plans = append(plans, p)
-		}
-	}
-	return plans, localGone, expungeRemote
-}
-
-// applyExpunged removes the local copies of messages expunged on the
-// server and forgets them.
-func (r *folderRun) applyExpunged(uids []imap.UID) {
-	for _, u := range uids {
-		m := r.st.msgs[u]
-		if m == nil {
-			m = r.st.pending[u]
-		}
-		if m != nil && r.mf != nil && !isMDAUnique(m.unique) && !m.localGone {
-			if e, ok := r.local.find(m.unique); ok {
-				if err := r.mf.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					r.soft(fmt.Errorf("imap: %s: %w", r.name, err))
-					continue
-				}
-				r.e.add(func(res *Result) { res.RemovedLocal++ })
-				r.e.emit(report.Event{Kind: report.Deleted, Folder: r.name, ServerID: uidStr(u), Path: e.Path, Local: true})
-			}
-		}
-		delete(r.st.msgs, u)
-		delete(r.st.pending, u)
-		delete(r.refetch, u)
-		r.append(recX(u))
-	}
-}
-
-// expungeRemote deletes from the server the messages deleted locally:
-// \Deleted on exactly those UIDs, then UID EXPUNGE of exactly those UIDs
-// (UIDPLUS). Never a plain EXPUNGE, which would also remove other
-// messages marked \Deleted, and never go-imap's MOVE fallback.
-func (r *folderRun) expungeRemote(ctx context.Context, uids []imap.UID) error {
-	set, ok := uidSetOf(uids)
-	if !ok {
-		return nil
-	}
-	s := r.s
-	if !s.caps.Has(imap.CapUIDPlus) {
-		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
-			"%d message(s) deleted locally stay on the server: it lacks UIDPLUS, and a plain EXPUNGE could remove other mail", len(uids))})
-		return r.recordGone(ctx, uids, nil)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	store := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
-	if err := store.Close(); err != nil {
-		return s.fail(fmt.Errorf("imap: %s: UID STORE +FLAGS (\\Deleted): %w", r.name, err))
-	}
-	exp := s.c.UIDExpunge(set)
-	if err := exp.Close(); err != nil {
-		return s.fail(fmt.Errorf("imap: %s: UID EXPUNGE: %w", r.name, err))
-	}
-	for _, u := range uids {
-		delete(r.st.msgs, u)
-		r.append(recX(u))
-		r.e.emit(report.Event{Kind: report.Deleted, Folder: r.name, ServerID: uidStr(u)})
-	}
-	r.e.add(func(res *Result) { res.RemovedRemote += len(uids) })
-	return nil
-}
-
-// Mass deletions (DESIGN invariant 9): a run never deletes a large share
-// of a folder, on the server or locally, because of a difference it
-// observed, unless Options.AllowMassDelete says so. Large is more than
-// massDeleteCount messages, or more than a quarter of the folder when
-// that is more than massDeleteFloor messages (emptying a small Trash is
-// not a mass deletion). Users of mbsync and offlineimap lose whole
-// mailboxes to a state that no longer matches its Maildir; the binding
-// (DESIGN invariant 8) catches most of that, this guard the rest.
-const (
-	massDeleteCount = 100
-	massDeleteFloor = 10
-)
-
-// massDeletion reports whether deleting n of a folder's total messages is
-// a mass deletion.
-func massDeletion(n, total int) bool {
-	return n > massDeleteCount || n > massDeleteFloor && 4*n > total
-}
-
-// guardDeletions holds back the deletions of this run that would be mass
-// deletions (see massDeletion), on either side, and records why as the
-// folder's error (failure.Guard): the rest of the folder syncs. Messages
-// deleted locally whose expunge on the server is held back are recorded
-// as deleted locally (they stay on the server and are not fetched again),
-// so that a later run with AllowMassDelete expunges them.
-func (r *folderRun) guardDeletions(expunged, expungeRemote, localGone []imap.UID) ([]imap.UID, []imap.UID, []imap.UID) {
-	if r.e.opt.AllowMassDelete {
-		return expunged, expungeRemote, localGone
-	}
-	var why []string
-	known, files := 0, 0
-	for _, m := range r.st.msgs {
-		if !m.localGone && !isMDAUnique(m.unique) {
-			known++
-		}
-	}
-	for _, u := range expunged {
-		if m := r.st.msgs[u]; m != nil && !m.localGone && !isMDAUnique(m.unique) {
-			if _, ok := r.local.find(m.unique); ok {
-				files++
-			}
-		}
-	}
-	if massDeletion(files, known) {
-		why = append(why, fmt.Sprintf("refusing to remove %d of the %d local messages of %s because the server no longer lists them", files, known, r.job.dir))
-		expunged = nil
-	}
-	if n, total := len(expungeRemote), int(r.sel.NumMessages); massDeletion(n, total) {
-		why = append(why, fmt.Sprintf("refusing to delete %d of the %d messages on the server because they are missing from %s", n, total, r.job.dir))
-		localGone = append(localGone, expungeRemote...)
-		expungeRemote = nil
-	}
-	if len(why) > 0 {
-		r.soft(failure.New(failure.Guard, fmt.Sprintf("imap: %s: %s; nothing was deleted: if that is what you want, run again with --allow-mass-delete", r.name, strings.Join(why, "; and "))))
-	}
-	return expunged, expungeRemote, localGone
-}
-
-// recordGone records that the local files of uids were removed: the
-// messages stay on the server and are not fetched again. Each R record
-// carries the message's match key (fetched from the server: its header),
-// so that the deletion outlives a change of UIDVALIDITY; deletions
-// recorded without a key by an older mailfetch get theirs too, when their
-// messages are on the server (onServer; nil: none looked for).
-func (r *folderRun) recordGone(ctx context.Context, uids []imap.UID, onServer map[imap.UID]bool) error {
-	var need []imap.UID
-	for _, u := range uids {
-		if m := r.st.msgs[u]; m != nil && !m.localGone {
-			need = append(need, u)
-		}
-	}
-	for u, m := range r.st.msgs {
-		if m.localGone && m.goneKey == "" && onServer[u] {
-			need = append(need, u)
-		}
-	}
-	if len(need) == 0 {
-		return nil
-	}
-	slices.Sort(need)
-	keys, err := r.fetchKeys(ctx, need)
-	for _, u := range need {
-		m := r.st.msgs[u]
-		if m.localGone && keys[u] == "" {
-			continue
-		}
-		m.localGone = true
-		m.goneKey = keys[u]
-		r.append(recR(u, m.goneKey))
-	}
-	return err
-}
-
-// fetchKeys returns the match keys of uids, from their headers.
-func (r *folderRun) fetchKeys(ctx context.Context, uids []imap.UID) (map[imap.UID]string, error) {
-	set, ok := uidSetOf(uids)
-	if !ok {
-		return nil, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true,
-		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
-	out := map[imap.UID]string{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
-		}
-		if m.uid != 0 && m.header != nil {
-			out[m.uid] = matchKeyOf(m.header)
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return out, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (BODY.PEEK[HEADER]): %w", r.name, err))
-	}
-	return out, nil
-}
-
-// reportDry emits what a run would do, and does nothing.
-func (r *folderRun) reportDry(metas []*newMsg, plans []*msgPlan, expunged, expungeRemote []imap.UID) {
-	for _, m := range metas {
-		ev := report.Event{Kind: report.WouldFetch, Folder: r.name, ServerID: uidStr(m.uid), Size: m.size, Flags: string(m.flags)}
-		if env := m.envelope; env != nil {
-			ev.Subject, ev.MessageID, ev.Date = env.Subject, env.MessageID, env.Date
-			if len(env.From) > 0 {
-				a := env.From[0]
-				ev.From = a.Addr()
-				if a.Name != "" {
-					ev.From = a.Name + " <" + a.Addr() + ">"
-				}
-			}
-		}
-		r.e.emit(ev)
-	}
-	for _, p := range plans {
-		if p.result != p.server {
-			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result),
-				Text: fmt.Sprintf("would set flags %q on the server (now %q)", p.result, p.server)})
-		}
-		if p.result != p.local && r.local != nil {
-			r.e.emit(report.Event{Kind: report.FlagsChanged, Folder: r.name, ServerID: uidStr(p.uid), Flags: string(p.result), Local: true,
-				Path: p.entry.Path, Text: fmt.Sprintf("would set flags %q locally (now %q)", p.result, p.local)})
-		}
-	}
-	for _, u := range expunged {
-		m := r.st.msgs[u]
-		if m == nil || r.local == nil || m.localGone || isMDAUnique(m.unique) {
-			continue
-		}
-		if e, ok := r.local.find(m.unique); ok {
-			r.e.emit(report.Event{Kind: report.WouldDelete, Folder: r.name, ServerID: uidStr(u), Path: e.Path, Local: true,
-				Text: "expunged on the server"})
-		}
-	}
-	if len(expungeRemote) > 0 && !r.s.caps.Has(imap.CapUIDPlus) {
-		r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: fmt.Sprintf(
-			"%d message(s) deleted locally would stay on the server: it lacks UIDPLUS", len(expungeRemote))})
-		return
-	}
-	for _, u := range expungeRemote {
-		r.e.emit(report.Event{Kind: report.WouldDelete, Folder: r.name, ServerID: uidStr(u), Text: "deleted locally"})
-	}
 }

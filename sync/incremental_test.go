@@ -37,13 +37,14 @@ func serverFlagsNow(t *testing.T, srv *dovetest.Server, user, box string) map[ui
 }
 
 func TestIncremental(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{ppUser}})
-	u := ppUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, ppUser)
+	u := user.Name
 	// UIDs 1..20; UID 5 seen, UID 6 flagged and seen.
 	seedFlagged(t, srv, u, "INBOX", 11, 20, map[int]string{4: "S", 5: "FS"})
 	seedFlagged(t, srv, u, "Work", 12, 5, nil)
 	seedFlagged(t, srv, u, "Gone", 13, 4, nil)
-	env := newEnv(t, srv, ppUser, maildir.LayoutMaildirPP)
+	env := newEnv(t, srv, user, maildir.LayoutMaildirPP)
 	if res, _ := env.mustRun(nil); res.Delivered != 29 {
 		t.Fatalf("initial sync: %+v", res)
 	}

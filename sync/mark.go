@@ -6,8 +6,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -78,22 +76,22 @@ func fileID(path string) (string, bool) {
 // quickSkip reports whether the folder can be passed over on its mark
 // alone (see above). It reads two small files and stats three.
 func (e *engine) quickSkip(job *folderJob) bool {
-	stt := job.f.status
-	if stt == nil || stt.NumMessages == nil || stt.UIDValidity == 0 {
+	stt := job.f.Status
+	if stt == nil || stt.Messages == nil || stt.UIDValidity == 0 {
 		return false
 	}
-	mark, err := os.ReadFile(e.markPath(job.f.name))
+	mark, err := os.ReadFile(e.markPath(job.f.Name))
 	if err != nil {
 		return false
 	}
-	journal, ok := fileID(e.statePath(job.f.name))
+	journal, ok := fileID(e.statePath(job.f.Name))
 	if !ok {
 		return false
 	}
-	now := statusMark{valid: true, uidValidity: stt.UIDValidity, uidNext: stt.UIDNext, messages: *stt.NumMessages}
+	now := statusMark{valid: true, uidValidity: stt.UIDValidity, uidNext: stt.UIDNext, messages: *stt.Messages}
 	var stamp maildir.Stamp
 	if e.opt.MDA == nil {
-		if job.dir == "" || !e.caps.Has(imap.CapCondStore) || stt.HighestModSeq == 0 {
+		if job.dir == "" || !e.caps.CondStore || stt.HighestModSeq == 0 {
 			return false
 		}
 		now.highestModSeq = stt.HighestModSeq
@@ -125,28 +123,9 @@ func (r *folderRun) saveMark() {
 	target := ""
 	if !r.mda {
 		target = r.job.dir
-		if r.mf.Dir() != target {
+		var ok bool
+		if stamp, ok = r.stampInStep(target); !ok {
 			return
-		}
-		if r.sel == nil {
-			// Passed over by canSkip: the Maildir was listed after
-			// r.stamp was taken, and agreed with the state.
-			if !r.stampOK {
-				return
-			}
-			stamp = r.stamp
-		} else {
-			// Synced: this run changed the Maildir itself. Take a Stamp,
-			// then list the Maildir again to see it agree.
-			var ok bool
-			var err error
-			if stamp, ok, err = maildir.ReadStamp(target); err != nil || !ok {
-				return
-			}
-			entries, err := r.mf.Scan()
-			if err != nil || r.localChangedIn(newLocalIndex(entries)) {
-				return
-			}
 		}
 	}
 	gone := false
@@ -161,4 +140,28 @@ func (r *folderRun) saveMark() {
 		return
 	}
 	_ = maildir.WriteFileAtomic(r.e.markPath(r.name), []byte(markText(st.status, journal, target, stamp, gone)), 0o600)
+}
+
+// stampInStep returns a Stamp of the local folder taken while it agreed
+// with the state, and false when there is none to trust.
+func (r *folderRun) stampInStep(target string) (maildir.Stamp, bool) {
+	if r.mf.Dir() != target {
+		return maildir.Stamp{}, false
+	}
+	if r.sel == nil {
+		// Passed over by canSkip: the Maildir was listed after r.stamp was
+		// taken, and agreed with the state.
+		return r.stamp, r.stampOK
+	}
+	// Synced: this run changed the Maildir itself. Take a Stamp, then
+	// list the Maildir again to see it agree.
+	stamp, ok, err := maildir.ReadStamp(target)
+	if err != nil || !ok {
+		return maildir.Stamp{}, false
+	}
+	entries, err := r.mf.Scan()
+	if err != nil || r.localChangedIn(newLocalIndex(entries)) {
+		return maildir.Stamp{}, false
+	}
+	return stamp, true
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailfetch/mailfetch/internal/dovetest"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -14,11 +13,12 @@ import (
 // Maildir only while nothing changed on either side; every change a mail
 // reader makes, even right after a run, is still found and synced.
 func TestSkipMark(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{ppUser}})
-	u := ppUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, ppUser)
+	u := user.Name
 	seedFlagged(t, srv, u, "INBOX", 21, 30, map[int]string{0: "S"})
 	seedFlagged(t, srv, u, "Work", 22, 10, nil)
-	env := newEnv(t, srv, ppUser, maildir.LayoutMaildirPP)
+	env := newEnv(t, srv, user, maildir.LayoutMaildirPP)
 	if res, _ := env.mustRun(nil); res.Delivered != 40 || res.Unchanged != 0 {
 		t.Fatalf("initial sync: %+v", res)
 	}
@@ -78,14 +78,15 @@ func TestSkipMark(t *testing.T) {
 	// Another client changes a message while a run pushes ours: the proof
 	// that our STOREs were the only change fails, and the next run pulls
 	// the other change instead of passing over the folder.
-	beforePushProof = func(string) {
-		if err := srv.SetFlags(u, "INBOX", 25, `\Answered`); err != nil {
-			t.Error(err)
+	concurrent := func(o *Options) {
+		o.beforePushProof = func(string) {
+			if err := srv.SetFlags(u, "INBOX", 25, `\Answered`); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	setLocalFlags(t, env.localFileOf("INBOX", 24), "F")
-	res, _ := env.mustRun(nil)
-	beforePushProof = nil
+	res, _ := env.mustRun(concurrent)
 	if res.FlagsPushed != 1 {
 		t.Fatalf("push with a concurrent change: %+v", res)
 	}

@@ -18,13 +18,14 @@ import (
 
 // MDA mode: a one-way fetch of new mail into a command, UIDs tracked.
 func TestMDA(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	msgs := dovetest.Generate(51, 10)
 	if err := srv.Seed(u, "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	out := t.TempDir()
 	mda := &maildir.MDA{Command: fmt.Sprintf(`cat > '%s'/"$(date +%%s%%N).$$"`, out)}
 	withMDA := func(o *Options) { o.Store = nil; o.MDA = mda; o.Patterns = []string{"INBOX"} }
@@ -85,13 +86,14 @@ func TestMDA(t *testing.T) {
 
 // One folder failing does not stop the others: the run is partial.
 func TestPartial(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{ppUser}})
+	t.Parallel()
+	srv, user := dovecot(t, ppUser)
 	for _, box := range []string{"Good", "Bad"} {
-		if err := srv.Seed(ppUser.Name, box, dovetest.Generate(61, 3)); err != nil {
+		if err := srv.Seed(user.Name, box, dovetest.Generate(61, 3)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	env := newEnv(t, srv, ppUser, maildir.LayoutMaildirPP)
+	env := newEnv(t, srv, user, maildir.LayoutMaildirPP)
 	st := env.store()
 	// A file where the folder's directory should be: the store refuses it.
 	if err := os.WriteFile(filepath.Join(st.Root(), ".Bad"), []byte("not a Maildir"), 0o600); err != nil {
@@ -114,10 +116,12 @@ func TestPartial(t *testing.T) {
 // A 200 MB message streams through fixed buffers: the run allocates a
 // small fraction of its size.
 func TestLargeMessage(t *testing.T) {
+	// Not parallel: it measures what the whole process allocates. Go runs
+	// it before the parallel tests are released, so alone.
 	if testing.Short() {
 		t.Skip("200 MB")
 	}
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
+	srv, user := dovecot(t, fsUser)
 	var b bytes.Buffer
 	b.WriteString("From: big@example.org\nMessage-ID: <big@example.org>\nSubject: big\n\n")
 	line := strings.Repeat("0123456789", 7) + "abcde\n"
@@ -125,12 +129,12 @@ func TestLargeMessage(t *testing.T) {
 		b.WriteString(line)
 	}
 	raw := b.Bytes()
-	if err := srv.Seed(fsUser.Name, "INBOX", []dovetest.Message{{Raw: raw}}); err != nil {
+	if err := srv.Seed(user.Name, "INBOX", []dovetest.Message{{Raw: raw}}); err != nil {
 		t.Fatal(err)
 	}
 	want := sha256.Sum256(raw)
 	raw, b = nil, bytes.Buffer{}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 
 	runtime.GC()
 	var before, after runtime.MemStats

@@ -68,7 +68,7 @@ func memClient(t *testing.T, addr string) *imapclient.Client {
 	return c
 }
 
-func memFlags(t *testing.T, c *imapclient.Client, box string) map[imap.UID]maildir.Flags {
+func memFlags(t *testing.T, c *imapclient.Client, box string) map[UID]maildir.Flags {
 	t.Helper()
 	if _, err := c.Select(box, nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -77,14 +77,19 @@ func memFlags(t *testing.T, c *imapclient.Client, box string) map[imap.UID]maild
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[imap.UID]maildir.Flags{}
+	out := map[UID]maildir.Flags{}
 	for _, m := range msgs {
-		out[m.UID] = fromIMAP(m.Flags)
+		var names []string
+		for _, f := range m.Flags {
+			names = append(names, string(f))
+		}
+		out[UID(m.UID)] = serverFlagsOf(names)
 	}
 	return out
 }
 
 func TestRev1Server(t *testing.T) {
+	t.Parallel()
 	u, addr := memServer(t)
 	for _, box := range []string{"INBOX", "Sub", "../escape", "a//b"} {
 		if err := u.Create(box, nil); err != nil {

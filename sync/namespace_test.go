@@ -59,6 +59,7 @@ func localDirs(t *testing.T, root string) []string {
 // stays INBOX, and with the fs layout there is no stray "INBOX/" Maildir.
 // Patterns name folders without the prefix.
 func TestNamespacePrefix(t *testing.T) {
+	t.Parallel()
 	srv := dovetest.Start(t, courier)
 	seedCourier(t, srv)
 	for _, c := range []struct {
@@ -93,6 +94,7 @@ func TestNamespacePrefix(t *testing.T) {
 // on receiving that folder's mail, nothing is fetched twice, and no
 // folder without the prefix appears next to it.
 func TestNamespaceKeepsOldNames(t *testing.T) {
+	t.Parallel()
 	top := t.TempDir()
 	dir := filepath.Join(top, "dovecot")
 	for _, d := range []string{filepath.Dir(top), top} {
@@ -155,7 +157,8 @@ func TestNamespaceKeepsOldNames(t *testing.T) {
 // IMAP pointed at the POP3 ports of a real server, with each TLS mode: a
 // protocol error (exit 76) naming POP3 and IMAP's ports.
 func TestWrongPortDovecot(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{ppUser}})
+	t.Parallel()
+	srv, user := dovecot(t, ppUser)
 	for _, c := range []struct {
 		name string
 		port int
@@ -167,11 +170,43 @@ func TestWrongPortDovecot(t *testing.T) {
 		{"POP3, implicit TLS", srv.POP3Port, transport.TLSImplicit},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, err := Check(ctx, Options{Host: srv.Host, Port: c.port, User: ppUser.Name, Secret: ppUser.Password,
+		_, err := Check(ctx, Options{Host: srv.Host, Port: c.port, User: user.Name, Secret: user.Password,
 			Security: transport.Security{Mode: c.mode, CAFile: srv.CAFile, AllowPlaintextAuth: true}})
 		cancel()
 		if failure.KindOf(err) != failure.Protocol || !strings.Contains(err2s(err), "answered like a POP3 server") || !strings.Contains(err2s(err), "993") {
 			t.Errorf("%s: %v (%v), want a protocol error naming POP3", c.name, err, failure.KindOf(err))
 		}
+	}
+}
+
+// A folder under the namespace prefix that vanished from the server is
+// matched by the patterns as it was while listed: by its path without the
+// prefix. (The notice used to be matched against "INBOX/Old", so a
+// pattern "Old" that synced the folder never reported it gone.)
+func TestVanishedFolderUnderPrefix(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, fakeBodies(1))
+	f.caps = "NAMESPACE"
+	f.namespace = `(("INBOX/" "/")) NIL NIL`
+	f.addFolder(`"INBOX/Old"`, []string{"INBOX/Old"}, fakeBodies(2))
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	pats := func(o *Options) { o.Patterns = []string{"INBOX", "Old"} }
+	if res, _, err := fakeRunWith(t, f, root, state, pats); err != nil || res.Delivered != 3 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	if n := countLocal(t, filepath.Join(root, ".Old")); n != 2 {
+		t.Fatalf("INBOX/Old is not synced into .Old: %d messages", n)
+	}
+	f.mu.Lock()
+	f.folders = nil
+	f.mu.Unlock()
+	_, log, err := fakeRunWith(t, f, root, state, pats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNotice(t, log, "INBOX/Old", "no longer exists on the server")
+	if n := countLocal(t, filepath.Join(root, ".Old")); n != 2 {
+		t.Errorf("the local copy of the vanished folder has %d messages, want 2", n)
 	}
 }

@@ -29,11 +29,12 @@ func rewriteState(t *testing.T, env *testEnv, folder string, edit func([][]byte)
 // A delivery left pending by a crash: found in the folder means done,
 // missing means fetched again, exactly once either way.
 func TestPendingResolved(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	if err := srv.Seed(fsUser.Name, "INBOX", dovetest.Generate(71, 5)); err != nil {
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	if err := srv.Seed(user.Name, "INBOX", dovetest.Generate(71, 5)); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	env.mustRun(nil)
 	missing := env.localFileOf("INBOX", 3)
 	rewriteState(t, env, "INBOX", func(recs [][]byte) [][]byte {
@@ -66,11 +67,12 @@ func TestPendingResolved(t *testing.T) {
 // A damaged journal stops its folder with advice; following it rebuilds
 // the state from the Maildir without fetching anything twice.
 func TestDamagedState(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	if err := srv.Seed(fsUser.Name, "INBOX", dovetest.Generate(72, 5)); err != nil {
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	if err := srv.Seed(user.Name, "INBOX", dovetest.Generate(72, 5)); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	env.mustRun(nil)
 	path := filepath.Join(env.stateDir, "imap", stateFileName("INBOX"))
 	data, err := os.ReadFile(path)

@@ -77,6 +77,7 @@ func withFlags(f *fakeServer, flags ...[]string) {
 // every folder after that goes by sequence number straight away: every
 // message arrives exactly once, byte for byte, with its flags.
 func TestFetchItemsInAnyOrder(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(5))
 	withFlags(f, []string{`\Seen`}, nil, []string{`\Flagged`, `\Answered`}, []string{`\Seen`, `\Draft`}, nil)
 	other := f.addFolder("Other", []string{"Other"}, fakeBodies(3))
@@ -128,6 +129,7 @@ func TestFetchItemsInAnyOrder(t *testing.T) {
 // at all is never delivered (its body cannot be told apart from another
 // message's); the run says so, and the next run fetches it once.
 func TestFetchBodyWithoutUID(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(5))
 	f.bodyBeforeUID = true
 	f.omitBodyUID[3] = true
@@ -162,6 +164,7 @@ func TestFetchBodyWithoutUID(t *testing.T) {
 // headers it fetches must not be lost (they were, to go-imap's unilateral
 // handler, and every message was then downloaded again).
 func TestRematchItemsInAnyOrder(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(6))
 	dir := t.TempDir()
 	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
@@ -181,7 +184,69 @@ func TestRematchItemsInAnyOrder(t *testing.T) {
 	checkFakeMirror(t, root, f.msgs)
 }
 
+// A local deletion recorded on a server that sends BODY[...] before UID:
+// the header that makes its match key must not be lost to go-imap's
+// unilateral handler (it was: the deletion then did not survive a change
+// of UIDVALIDITY, and the message came back).
+func TestDeletionKeyItemsInAnyOrder(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, fakeBodies(4))
+	f.bodyBeforeUID = true
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 4 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	for _, m := range localMessages(t, root) {
+		if strings.Contains(string(m.raw), "body 2") {
+			if err := os.Remove(m.entry.Path); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 0 {
+		t.Fatalf("run after the deletion: %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	f.uidValidity++
+	f.mu.Unlock()
+	res, log, err := fakeRunWith(t, f, root, state, nil)
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("after the UIDVALIDITY change: %+v, %v; want the deleted message kept away", res, err)
+	}
+	assertNotice(t, log, "INBOX", "UIDVALIDITY changed", "1 message(s) deleted locally stay deleted")
+	checkFakeMirror(t, root, slices.Concat(f.msgs[:2], f.msgs[3:]))
+}
+
+// A re-match by content on a server that sends BODY[] before UID: the
+// bodies hashed to pair messages without a Message-ID must not be lost
+// (they were, and every such message was downloaded a second time).
+func TestRematchByContentItemsInAnyOrder(t *testing.T) {
+	t.Parallel()
+	var bodies [][]byte
+	for i := range 4 {
+		bodies = append(bodies, []byte(fmt.Sprintf("Subject: no id %d\r\n\r\nbody %d\r\n", i, i)))
+	}
+	f := newFakeServer(t, bodies)
+	dir := t.TempDir()
+	root, state := filepath.Join(dir, "Mail"), filepath.Join(dir, "state")
+	if res, _, err := fakeRunWith(t, f, root, state, nil); err != nil || res.Delivered != 4 {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	f.bodyBeforeUID = true
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	res, log, err := fakeRunWith(t, f, root, state, nil)
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("re-match: %+v, %v; want nothing downloaded; notices %v", res, err, log.kind(report.Notice))
+	}
+	assertNotice(t, log, "INBOX", "4 by content")
+	checkFakeMirror(t, root, f.msgs)
+}
+
 func TestFetchItemsInAnyOrderMDA(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(4))
 	f.bodyBeforeUID = true
 	dir := t.TempDir()
@@ -215,6 +280,7 @@ func TestFetchItemsInAnyOrderMDA(t *testing.T) {
 // shows its raw bytes; INBOX and the other folders sync; the exit code is
 // partial; a pattern that excludes it by that spelling silences it.
 func TestUndecodableFolderNames(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(3))
 	good := f.addFolder("Good", []string{"Good"}, fakeBodies(2))
 	crlf := "Yandex\r\nBox"
@@ -269,6 +335,7 @@ func TestUndecodableFolderNames(t *testing.T) {
 // on it coming, and send "R&-D"), "Entwürfe" too; a name that is not
 // UTF-8 is skipped as undecodable.
 func TestUTF8Accept(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, fakeBodies(1))
 	f.caps = "ENABLE UTF8=ACCEPT"
 	rd := f.addFolder(`"R&-D"`, []string{"R&D"}, fakeBodies(2))
@@ -303,6 +370,7 @@ func TestUTF8Accept(t *testing.T) {
 // names in UTF-8 then, but the server expects modified UTF-7 until UTF-8
 // is enabled; the names are sent as it expects.
 func TestIMAP4rev2NamesWithoutUTF8(t *testing.T) {
+	t.Parallel()
 	f := newFakeServer(t, nil)
 	f.caps = "IMAP4rev2"
 	ent := f.addFolder(`"Entw&APw-rfe"`, []string{"Entw&APw-rfe"}, fakeBodies(2))
@@ -353,6 +421,7 @@ func popFake(t *testing.T) int {
 // on the plain path (greeting read by go-imap) and the STARTTLS path
 // (greeting read by hand), not go-imap's message and "try later".
 func TestWrongProtocolPOP3(t *testing.T) {
+	t.Parallel()
 	port := popFake(t)
 	for _, mode := range []transport.TLSMode{transport.TLSNone, transport.TLSStartTLS} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -421,6 +490,7 @@ func scriptedIMAP(t *testing.T, reply string, cut bool) int {
 // A reply that can never parse is a protocol error (76), not a temporary
 // one; a connection cut in the middle of a reply stays temporary (75).
 func TestUnparseableReply(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name  string
 		reply string

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -11,17 +10,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
-	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
 // serverMsg is a message of the selected folder as the re-match sees it.
 type serverMsg struct {
-	uid     imap.UID
+	uid     UID
 	size    int64
 	flags   maildir.Flags
 	msgID   string
@@ -39,7 +35,7 @@ type candidate struct {
 	// old is the state's record of the message delivered into this file,
 	// and oldUID its UID then; nil when the state knows no such file.
 	old    *msgRecord
-	oldUID imap.UID
+	oldUID UID
 	keyed  bool // msgID was read with the size
 }
 
@@ -65,93 +61,124 @@ type candidate struct {
 // the removal reaches the server and nothing else is removed); otherwise
 // it is the flags both sides share, so that the first merge takes their
 // union and removes no flag. A Notice says what was done.
-func (r *folderRun) rematch(ctx context.Context, reason string) error {
+func (r *folderRun) rematch(ctx context.Context, reason string) (map[UID]maildir.Flags, error) {
 	srv, err := r.serverMessages(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stop := r.s.keepAlive(r.e.keepAliveEvery())
+	stop := r.conn.KeepAlive()
 	cands, err := r.candidates()
 	stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sameValidity := r.st.uidValidity != 0 && r.st.uidValidity == r.sel.UIDValidity
-
-	pairs := map[imap.UID]*candidate{}
-	used := map[*candidate]bool{}
-	pair := func(m *serverMsg, c *candidate) {
-		pairs[m.uid] = c
-		used[c] = true
-		m.matched = true
-	}
-
-	// By the file the state delivered the message into.
-	byFile := 0
+	pr := &pairing{pairs: map[UID]*candidate{}, used: map[*candidate]bool{}}
 	if sameValidity {
-		byOld := map[imap.UID]*candidate{}
-		for _, c := range cands {
-			if c.old != nil {
-				byOld[c.oldUID] = c
-			}
-		}
-		for _, m := range srv {
-			if c := byOld[m.uid]; c != nil {
-				pair(m, c)
-				byFile++
-			}
+		pr.byFile = pr.pairByFile(srv, cands)
+	}
+	pr.byID = pr.pairByMessageID(srv, cands, r.mda)
+	if !r.mda {
+		// By content, for messages without a Message-ID of equal size.
+		if pr.byHash, err = r.pairByContent(ctx, srv, cands, pr.used, pr.pair); err != nil {
+			return nil, err
 		}
 	}
+	gone, err := r.carryDeletions(ctx, srv, sameValidity)
+	if err != nil {
+		return nil, err
+	}
+	st, flags := r.rebuiltState(srv, pr, gone, sameValidity)
+	r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: r.rematchText(reason, srv, cands, pr, len(gone))})
 
-	// By Message-ID and size.
+	r.st = st
+	r.refetch = map[UID]bool{}
+	if !r.dry {
+		if err := r.j.Rewrite(st.snapshot()); err != nil {
+			return nil, fmt.Errorf("imap: %s: state: %w", r.name, err)
+		}
+		r.dirty = false
+	}
+	return flags, nil
+}
+
+// pairing is the pairs a re-match made: server messages by UID, each
+// with its local candidate.
+type pairing struct {
+	pairs                map[UID]*candidate
+	used                 map[*candidate]bool
+	byFile, byID, byHash int
+}
+
+func (pr *pairing) pair(m *serverMsg, c *candidate) {
+	pr.pairs[m.uid] = c
+	pr.used[c] = true
+	m.matched = true
+}
+
+// pairByFile pairs, under an unchanged UIDVALIDITY, each message with the
+// file the state delivered it into.
+func (pr *pairing) pairByFile(srv []*serverMsg, cands []*candidate) int {
+	byOld := map[UID]*candidate{}
+	for _, c := range cands {
+		if c.old != nil {
+			byOld[c.oldUID] = c
+		}
+	}
+	n := 0
+	for _, m := range srv {
+		if c := byOld[m.uid]; c != nil {
+			pr.pair(m, c)
+			n++
+		}
+	}
+	return n
+}
+
+// pairByMessageID pairs by Message-ID and size (for an MDA, by the digest
+// of the Message-ID its state keeps).
+func (pr *pairing) pairByMessageID(srv []*serverMsg, cands []*candidate, mda bool) int {
 	byKey := map[string][]*candidate{}
 	for _, c := range cands {
-		if c.msgID != "" && !used[c] {
+		if c.msgID != "" && !pr.used[c] {
 			k := fmt.Sprintf("%d %s", c.size, c.msgID)
 			byKey[k] = append(byKey[k], c)
 		}
 	}
-	byID := 0
+	n := 0
 	for _, m := range srv {
 		if m.msgID == "" || m.matched {
 			continue
 		}
 		id := m.msgID
-		if r.mda {
+		if mda {
 			id = mdaUniqueFor(m.msgID)
 		}
 		k := fmt.Sprintf("%d %s", m.size, id)
 		if list := byKey[k]; len(list) > 0 {
 			byKey[k] = list[1:]
-			pair(m, list[0])
-			byID++
+			pr.pair(m, list[0])
+			n++
 		}
 	}
+	return n
+}
 
-	// By content, for messages without a Message-ID of equal size.
-	byHash := 0
-	if !r.mda {
-		if byHash, err = r.pairByContent(ctx, srv, cands, used, pair); err != nil {
-			return err
-		}
-	}
-
-	gone, err := r.carryDeletions(ctx, srv, sameValidity)
-	if err != nil {
-		return err
-	}
-
+// rebuiltState is the state a re-match rebuilds: the pairs with their
+// merge bases, and the deletions carried over; with the flags of every
+// server message.
+func (r *folderRun) rebuiltState(srv []*serverMsg, pr *pairing, gone map[UID]*msgRecord, sameValidity bool) (*folderState, map[UID]maildir.Flags) {
 	st := newFolderState(r.name)
 	st.uidValidity = r.sel.UIDValidity
 	st.identity = r.identity
-	flags := map[imap.UID]maildir.Flags{}
+	flags := map[UID]maildir.Flags{}
 	for _, m := range srv {
 		flags[m.uid] = m.flags
 		if g := gone[m.uid]; g != nil {
 			st.msgs[m.uid] = g
 			continue
 		}
-		c := pairs[m.uid]
+		c := pr.pairs[m.uid]
 		if c == nil {
 			continue
 		}
@@ -168,24 +195,29 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 		}
 		st.msgs[m.uid] = &msgRecord{unique: c.unique, flags: base, size: m.size}
 	}
+	return st, flags
+}
+
+// rematchText is the Notice that says what a re-match did.
+func (r *folderRun) rematchText(reason string, srv []*serverMsg, cands []*candidate, pr *pairing, gone int) string {
 	kept := 0
 	for _, c := range cands {
-		if !used[c] && c.path != "" {
+		if !pr.used[c] && c.path != "" {
 			kept++
 		}
 	}
-	fresh := len(srv) - len(pairs) - len(gone)
+	fresh := len(srv) - len(pr.pairs) - gone
 	text := reason + ": re-matched"
-	if byFile > 0 {
-		text += fmt.Sprintf(" %d local message(s) by file name,", byFile)
+	if pr.byFile > 0 {
+		text += fmt.Sprintf(" %d local message(s) by file name,", pr.byFile)
 	}
-	text += fmt.Sprintf(" %d by Message-ID and size", byID)
-	if byHash > 0 {
-		text += fmt.Sprintf(", %d by content", byHash)
+	text += fmt.Sprintf(" %d by Message-ID and size", pr.byID)
+	if pr.byHash > 0 {
+		text += fmt.Sprintf(", %d by content", pr.byHash)
 	}
 	text += fmt.Sprintf("; %d message(s) on the server are new to this folder and fetched", fresh)
-	if len(gone) > 0 {
-		text += fmt.Sprintf("; %d message(s) deleted locally stay deleted", len(gone))
+	if gone > 0 {
+		text += fmt.Sprintf("; %d message(s) deleted locally stay deleted", gone)
 	}
 	if kept > 0 {
 		text += fmt.Sprintf("; %d local message(s) not on the server are kept as they are", kept)
@@ -193,19 +225,7 @@ func (r *folderRun) rematch(ctx context.Context, reason string) error {
 	if r.dry {
 		text = "would have " + text
 	}
-	r.e.emit(report.Event{Kind: report.Notice, Folder: r.name, Text: text})
-
-	r.st = st
-	r.rematched = true
-	r.serverFlags = flags
-	r.refetch = map[imap.UID]bool{}
-	if !r.dry {
-		if err := r.j.Rewrite(st.snapshot()); err != nil {
-			return fmt.Errorf("imap: %s: state: %w", r.name, err)
-		}
-		r.dirty = false
-	}
-	return nil
+	return text
 }
 
 // pairByContent pairs server and local messages without a Message-ID by
@@ -218,7 +238,7 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 			sizes[c.size] = true
 		}
 	}
-	var need []imap.UID
+	var need []UID
 	for _, m := range srv {
 		if !m.matched && m.msgID == "" && sizes[m.size] {
 			need = append(need, m.uid)
@@ -227,12 +247,12 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 	if len(need) == 0 {
 		return 0, nil
 	}
-	hashes, err := r.serverHashes(ctx, need)
+	hashes, err := r.conn.FetchDigests(ctx, need)
 	if err != nil {
 		return 0, err
 	}
-	local := map[[sha256.Size]byte][]*candidate{}
-	stop := r.s.keepAlive(r.e.keepAliveEvery())
+	local := map[imapconn.Digest][]*candidate{}
+	stop := r.conn.KeepAlive()
 	defer stop()
 	for _, c := range cands {
 		if used[c] || c.msgID != "" || !sizes[c.size] {
@@ -266,16 +286,16 @@ func (r *folderRun) pairByContent(ctx context.Context, srv []*serverMsg, cands [
 // match key and size, and only when exactly one unpaired server message
 // has them: an ambiguous key brings the message back rather than risk
 // hiding another one.
-func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameValidity bool) (map[imap.UID]*msgRecord, error) {
+func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameValidity bool) (map[UID]*msgRecord, error) {
 	var deleted []*msgRecord
-	var deletedUIDs []imap.UID
+	var deletedUIDs []UID
 	for u, m := range r.st.msgs {
 		if m.localGone && !isMDAUnique(m.unique) {
 			deleted = append(deleted, m)
 			deletedUIDs = append(deletedUIDs, u)
 		}
 	}
-	out := map[imap.UID]*msgRecord{}
+	out := map[UID]*msgRecord{}
 	if len(deleted) == 0 {
 		return out, nil
 	}
@@ -284,7 +304,7 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		m.matched = true
 	}
 	if sameValidity {
-		byUID := map[imap.UID]*serverMsg{}
+		byUID := map[UID]*serverMsg{}
 		for _, m := range srv {
 			byUID[m.uid] = m
 		}
@@ -295,35 +315,9 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		}
 		return out, nil
 	}
-	// Across a UIDVALIDITY change: keys of the unpaired server messages
-	// of the sizes that deleted messages had.
-	wantSize := map[int64]bool{}
-	hKeys := false
-	for _, d := range deleted {
-		if d.goneKey != "" {
-			wantSize[d.size] = true
-			hKeys = hKeys || d.goneKey[0] == 'h'
-		}
-	}
-	keyOf := map[imap.UID]string{}
-	var needHeader []imap.UID
-	for _, m := range srv {
-		switch {
-		case m.matched || !wantSize[m.size]:
-		case m.msgID != "":
-			keyOf[m.uid] = messageIDKey(m.msgID)
-		case hKeys:
-			needHeader = append(needHeader, m.uid)
-		}
-	}
-	if len(needHeader) > 0 {
-		keys, err := r.fetchKeys(ctx, needHeader)
-		if err != nil {
-			return nil, err
-		}
-		for u, k := range keys {
-			keyOf[u] = k
-		}
+	keyOf, err := r.unpairedKeys(ctx, srv, deleted)
+	if err != nil {
+		return nil, err
 	}
 	type sizedKey struct {
 		size int64
@@ -350,6 +344,42 @@ func (r *folderRun) carryDeletions(ctx context.Context, srv []*serverMsg, sameVa
 		carry(bySK[sk], d)
 	}
 	return out, nil
+}
+
+// unpairedKeys returns, across a UIDVALIDITY change, the match keys of
+// the unpaired server messages of the sizes that deleted messages had:
+// from their Message-ID, or their header where a deletion's key was made
+// of one.
+func (r *folderRun) unpairedKeys(ctx context.Context, srv []*serverMsg, deleted []*msgRecord) (map[UID]string, error) {
+	wantSize := map[int64]bool{}
+	hKeys := false
+	for _, d := range deleted {
+		if d.goneKey != "" {
+			wantSize[d.size] = true
+			hKeys = hKeys || d.goneKey[0] == 'h'
+		}
+	}
+	keyOf := map[UID]string{}
+	var needHeader []UID
+	for _, m := range srv {
+		switch {
+		case m.matched || !wantSize[m.size]:
+		case m.msgID != "":
+			keyOf[m.uid] = messageIDKey(m.msgID)
+		case hKeys:
+			needHeader = append(needHeader, m.uid)
+		}
+	}
+	if len(needHeader) > 0 {
+		keys, err := r.fetchKeys(ctx, needHeader)
+		if err != nil {
+			return nil, err
+		}
+		for u, k := range keys {
+			keyOf[u] = k
+		}
+	}
+	return keyOf, nil
 }
 
 // removedFlags is a merge base for a file whose old base was old and
@@ -380,55 +410,18 @@ func commonFlags(a, b maildir.Flags) maildir.Flags {
 // serverMessages fetches UID, size, flags and Message-ID of every message
 // of the selected folder.
 func (r *folderRun) serverMessages(ctx context.Context) ([]*serverMsg, error) {
-	if r.sel.NumMessages == 0 {
-		return nil, nil
-	}
-	out, err := r.serverMessagesBy(ctx, r.e.bodyFirst.Load())
-	if err == nil && !r.e.bodyFirst.Load() && r.s.orphanBodies.Load() > 0 {
-		// The server sends BODY[...] before UID: go-imap lost those
-		// responses. By sequence number, every one is matched.
-		r.e.bodyFirst.Store(true)
-		out, err = r.serverMessagesBy(ctx, true)
-	}
-	return out, err
-}
-
-// serverMessagesBy is serverMessages with UID FETCH 1:*, or with FETCH
-// 1:* by sequence numbers (bySeq), which go-imap matches whatever the
-// order of the items in a response.
-func (r *folderRun) serverMessagesBy(ctx context.Context, bySeq bool) ([]*serverMsg, error) {
-	if err := ctx.Err(); err != nil {
+	headers, err := r.conn.FetchAllHeaders(ctx, "Message-ID")
+	if err != nil {
 		return nil, err
 	}
-	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
-	var all imap.NumSet = imap.UIDSet{{Start: 1, Stop: 0}}
-	if bySeq {
-		all = imap.SeqSet{{Start: 1, Stop: 0}}
-	}
-	r.s.orphanBodies.Store(0)
-	cmd := r.s.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{section}})
-	var out []*serverMsg
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		fm, err := r.s.collect(msg)
-		if err != nil {
-			r.s.abort()
-			r.s.drain(cmd)
-			return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (Message-ID): %w", r.name, err))
-		}
-		if fm.uid == 0 {
-			continue
-		}
-		m := &serverMsg{uid: fm.uid, size: fm.size, flags: fromIMAP(fm.flags)}
-		if fm.header != nil {
-			m.msgID = headerMessageID(bytes.NewReader(fm.header))
+	out := make([]*serverMsg, 0, len(headers))
+	for _, h := range headers {
+		m := &serverMsg{uid: h.UID, size: h.Size, flags: fromIMAP(h.Flags)}
+		if h.Header != nil {
+			m.msgID = headerMessageID(bytes.NewReader(h.Header))
 		}
 		out = append(out, m)
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH (Message-ID): %w", r.name, err))
-	}
-	slices.SortFunc(out, func(a, b *serverMsg) int { return cmp.Compare(a.uid, b.uid) })
 	return out, nil
 }
 
@@ -440,61 +433,11 @@ func (r *folderRun) serverMessagesBy(ctx context.Context, bySeq bool) ([]*server
 // record when the state delivered it.
 func (r *folderRun) candidates() ([]*candidate, error) {
 	var out []*candidate
-	if r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0) {
-		add := func(u imap.UID, m *msgRecord) {
-			if r.mda || isMDAUnique(m.unique) {
-				if m.unique != mdaUnique {
-					out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
-				}
-				return
-			}
-			if r.local == nil {
-				return
-			}
-			e, ok := r.local.find(m.unique)
-			if !ok {
-				return // deleted locally: nothing to pair
-			}
-			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags), old: m, oldUID: u})
-		}
-		for u, m := range r.st.msgs {
-			if !m.localGone {
-				add(u, m)
-			}
-		}
-		for u, m := range r.st.pending {
-			add(u, m)
-		}
-	} else if r.local != nil {
-		byCore := map[string]imap.UID{}
-		for u, m := range r.st.msgs {
-			if !m.localGone && !isMDAUnique(m.unique) {
-				byCore[uniqueCore(m.unique)] = u
-			}
-		}
-		for u, m := range r.st.pending {
-			if !isMDAUnique(m.unique) {
-				byCore[uniqueCore(m.unique)] = u
-			}
-		}
-		for _, e := range r.local.all {
-			c := &candidate{unique: e.Unique, path: e.Path, flags: synced(e.Flags)}
-			if u, ok := byCore[uniqueCore(e.Unique)]; ok {
-				if c.old = r.st.msgs[u]; c.old == nil {
-					c.old = r.st.pending[u]
-				}
-				c.oldUID = u
-				c.size = c.old.size
-			} else {
-				k, err := fileMatchKey(e.Path)
-				if err != nil {
-					continue
-				}
-				c.size, c.msgID = k.Size, k.MessageID
-				c.keyed = true
-			}
-			out = append(out, c)
-		}
+	switch {
+	case r.unbound == "" && (len(r.st.msgs) > 0 || len(r.st.pending) > 0):
+		out = r.stateCandidates()
+	case r.local != nil:
+		out = r.folderCandidates()
 	}
 	for _, c := range out {
 		if c.path == "" || c.keyed {
@@ -510,57 +453,72 @@ func (r *folderRun) candidates() ([]*candidate, error) {
 	return out, nil
 }
 
-// serverHashes fetches the bodies of uids and returns the SHA-256 of each
-// in its local form (LF line ends), streaming.
-func (r *folderRun) serverHashes(ctx context.Context, uids []imap.UID) (map[imap.UID][sha256.Size]byte, error) {
-	set, ok := uidSetOf(uids)
-	if !ok {
-		return nil, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	want := map[imap.UID]bool{}
-	for _, u := range uids {
-		want[u] = true
-	}
-	cmd := r.s.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-	out := map[imap.UID][sha256.Size]byte{}
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var uid imap.UID
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataBodySection:
-				if !want[uid] || it.Literal == nil {
-					continue
-				}
-				h := sha256.New()
-				g := &literalGuard{r: it.Literal, size: it.Literal.Size(), s: r.s}
-				lf := newLFReader(g)
-				_, err := io.Copy(h, lf)
-				lf.release()
-				if err != nil {
-					r.s.abort()
-					r.s.drain(cmd)
-					return nil, failure.Wrap(failure.Temporary, fmt.Errorf("imap: %s: UID %d: %w", r.name, uid, err))
-				}
-				var sum [sha256.Size]byte
-				copy(sum[:], h.Sum(nil))
-				out[uid] = sum
+// stateCandidates are the messages the state knows, in the folder it
+// describes: their server sizes are recorded.
+func (r *folderRun) stateCandidates() []*candidate {
+	var out []*candidate
+	add := func(u UID, m *msgRecord) {
+		if r.mda || isMDAUnique(m.unique) {
+			if m.unique != mdaUnique {
+				out = append(out, &candidate{unique: m.unique, size: m.size, msgID: m.unique})
 			}
+			return
+		}
+		if e, ok := r.local.find(m.unique); ok { // else deleted locally: nothing to pair
+			out = append(out, &candidate{unique: m.unique, path: e.Path, size: m.size, flags: synced(e.Flags), old: m, oldUID: u})
 		}
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, r.s.fail(fmt.Errorf("imap: %s: UID FETCH BODY.PEEK[]: %w", r.name, err))
+	for u, m := range r.st.msgs {
+		if !m.localGone {
+			add(u, m)
+		}
 	}
-	return out, nil
+	for u, m := range r.st.pending {
+		add(u, m)
+	}
+	return out
+}
+
+// folderCandidates are every file of the local folder, each with the
+// state's record when the state delivered it (its server size then
+// recorded), else with its size and Message-ID read from the file.
+func (r *folderRun) folderCandidates() []*candidate {
+	byCore := map[string]UID{}
+	for u, m := range r.st.msgs {
+		if !m.localGone && !isMDAUnique(m.unique) {
+			byCore[uniqueCore(m.unique)] = u
+		}
+	}
+	for u, m := range r.st.pending {
+		if !isMDAUnique(m.unique) {
+			byCore[uniqueCore(m.unique)] = u
+		}
+	}
+	var out []*candidate
+	for _, e := range r.local.all {
+		c := &candidate{unique: e.Unique, path: e.Path, flags: synced(e.Flags)}
+		if u, ok := byCore[uniqueCore(e.Unique)]; ok {
+			if c.old = r.st.msgs[u]; c.old == nil {
+				c.old = r.st.pending[u]
+			}
+			c.oldUID = u
+			c.size = c.old.size
+		} else {
+			k, err := fileMatchKey(e.Path)
+			if err != nil {
+				continue
+			}
+			c.size, c.msgID = k.Size, k.MessageID
+			c.keyed = true
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // fileHash is the SHA-256 of a local file.
-func fileHash(path string) ([sha256.Size]byte, error) {
-	var sum [sha256.Size]byte
+func fileHash(path string) (imapconn.Digest, error) {
+	var sum imapconn.Digest
 	f, err := os.Open(path)
 	if err != nil {
 		return sum, err

@@ -10,12 +10,10 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 	"github.com/mailfetch/mailfetch/internal/report"
 	"github.com/mailfetch/mailfetch/internal/transport"
 	"github.com/mailfetch/mailfetch/maildir"
@@ -63,6 +61,13 @@ type Options struct {
 
 	Sink  report.Sink // nil: events are dropped
 	Trace io.Writer   // protocol transcript (credentials redacted); nil: off
+
+	// Test seams. dial, when set, opens the connections instead of
+	// imapconn (an in-memory Conn); beforePushProof runs just before
+	// modSeqAfterPush asks the server (another client's change there must
+	// spoil the proof).
+	dial            func(context.Context) (imapconn.Conn, error)
+	beforePushProof func(folder string)
 }
 
 // Result counts what a run did.
@@ -89,14 +94,36 @@ const (
 // engine is one run: options, results, events.
 type engine struct {
 	opt      *Options
-	stateDir string      // StateDir/imap
-	caps     imap.CapSet // of the first connection: the server's
-	// bodyFirst: the server sent BODY[] before UID; bodies are fetched by
-	// sequence number for the rest of the run (see fetchNew).
-	bodyFirst atomic.Bool
+	stateDir string        // StateDir/imap
+	caps     imapconn.Caps // of the first connection: the server's
+	// dial opens a connection; all of them share what the first learns
+	// of the server's quirks (imapconn.Dialer).
+	dial func(context.Context) (imapconn.Conn, error)
 
 	mu  gosync.Mutex
 	res Result
+}
+
+// newEngine returns the engine of a run with opt.
+func newEngine(opt *Options) *engine {
+	e := &engine{opt: opt, stateDir: filepath.Join(opt.StateDir, "imap"), dial: opt.dial}
+	if e.dial == nil {
+		d := imapconn.NewDialer(imapconn.Options{
+			Host: opt.Host, Port: opt.Port, Security: opt.Security, Timeouts: opt.Timeouts,
+			User: opt.User, Secret: opt.Secret, Auth: opt.Auth, Trace: opt.Trace,
+			Notice: func(folder, text string) {
+				e.emit(report.Event{Kind: report.Notice, Folder: folder, Text: text})
+			},
+		})
+		e.dial = func(ctx context.Context) (imapconn.Conn, error) {
+			s, err := d.Dial(ctx)
+			if err != nil {
+				return nil, err // not a nil *Session in an interface
+			}
+			return s, nil
+		}
+	}
+	return e
 }
 
 func (e *engine) emit(ev report.Event) {
@@ -137,16 +164,6 @@ func (o *Options) check(needTarget bool) error {
 	return nil
 }
 
-// keepAliveEvery is how often a NOOP keeps a connection busy during long
-// local work: well within the IO timeout.
-func (e *engine) keepAliveEvery() time.Duration {
-	io := e.opt.Timeouts.IO
-	if io <= 0 {
-		io = transport.DefaultIOTimeout
-	}
-	return max(io/3, time.Second)
-}
-
 func (o *Options) jobs() int {
 	switch {
 	case o.Jobs <= 0:
@@ -168,7 +185,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 	if opt.Sink == nil {
 		opt.Sink = report.Discard
 	}
-	e := &engine{opt: &opt, stateDir: filepath.Join(opt.StateDir, "imap")}
+	e := newEngine(&opt)
 	if err := opt.check(true); err != nil {
 		return Result{}, err
 	}
@@ -186,18 +203,18 @@ func (e *engine) run(ctx context.Context) error {
 		// Leftovers of a run killed while it replaced a journal or a mark.
 		_, _ = maildir.RemoveStaleTemps(e.stateDir, maildir.StaleTempAge)
 	}
-	first, err := dial(ctx, e.opt)
+	first, err := e.dial(ctx)
 	if err != nil {
 		return err
 	}
-	e.caps = first.caps
-	folders, err := first.listFolders(ctx, true, false)
+	e.caps = first.Caps()
+	listing, err := first.ListFolders(ctx, imapconn.ListOptions{Status: true})
 	if err != nil {
-		first.close()
+		first.Close()
 		return err
 	}
-	jobs, failed := e.plan(folders)
-	e.noticeVanished(folders)
+	jobs, failed := e.selectFolders(listing.Folders)
+	e.noticeVanished(listing)
 
 	// Workers take folders from a queue, each over its own connection; the
 	// first uses the connection that listed. A worker that cannot connect
@@ -208,14 +225,14 @@ func (e *engine) run(ctx context.Context) error {
 	var wg gosync.WaitGroup
 	var failedMu gosync.Mutex
 	for w := range n {
-		var s *session
+		var c imapconn.Conn
 		if w == 0 {
-			s = first
+			c = first
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, err := range e.worker(ctx, s, q, w == 0) {
+			for _, err := range e.worker(ctx, c, q, w == 0) {
 				failedMu.Lock()
 				failed = append(failed, err)
 				failedMu.Unlock()
@@ -289,28 +306,28 @@ var errNoConnection = errors.New("no connection")
 // folder needs the server beyond the LIST-STATUS (most do not, on a run
 // with nothing new), and again after its connection broke. It returns the
 // errors of the folders that failed.
-func (e *engine) worker(ctx context.Context, s *session, q *jobQueue, primary bool) []error {
+func (e *engine) worker(ctx context.Context, c imapconn.Conn, q *jobQueue, primary bool) []error {
 	var errs []error
 	defer func() {
-		if s != nil {
-			s.close()
+		if c != nil {
+			c.Close()
 		}
 	}()
-	connect := func() (*session, error) {
-		if s != nil && !s.alive() {
-			s.close()
-			s = nil
+	connect := func() (imapconn.Conn, error) {
+		if c != nil && !c.Alive() {
+			c.Close()
+			c = nil
 		}
-		if s == nil {
+		if c == nil {
 			var err error
-			if s, err = dial(ctx, e.opt); err != nil {
+			if c, err = e.dial(ctx); err != nil {
 				if !primary {
 					return nil, fmt.Errorf("%w: %w", errNoConnection, err)
 				}
 				return nil, err
 			}
 		}
-		return s, nil
+		return c, nil
 	}
 	for {
 		job := q.take(primary)
@@ -341,56 +358,57 @@ func (e *engine) worker(ctx context.Context, s *session, q *jobQueue, primary bo
 
 func (e *engine) folderFailed(job *folderJob, err error) {
 	e.add(func(r *Result) { r.Failed++ })
-	e.emit(report.Event{Kind: report.Error, Folder: job.f.name, Err: err})
-	e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.name, Err: err})
+	e.emit(report.Event{Kind: report.Error, Folder: job.f.Name, Err: err})
+	e.emit(report.Event{Kind: report.FolderDone, Folder: job.f.Name, Err: err})
 }
 
 // folderJob is one folder to sync.
 type folderJob struct {
-	f   *serverFolder
-	dir string // local directory; "" with an MDA or without a store
+	f    *imapconn.Folder
+	dir  string   // local directory; "" with an MDA or without a store
+	path []string // what the store opens the local folder by
 }
 
-// plan selects the folders to sync: selectable, matched by the patterns,
-// and mapped safely to a local directory. A name that cannot be mapped is
-// reported and skipped: it counts as a failed folder until a pattern
-// excludes it. Two server names that would share a directory are an error
-// for the second.
-func (e *engine) plan(folders []*serverFolder) ([]*folderJob, []error) {
+// selectFolders selects the folders to sync: selectable, matched by the
+// patterns, and mapped safely to a local directory. A name that cannot be
+// mapped is reported and skipped: it counts as a failed folder until a
+// pattern excludes it. Two server names that would share a directory are
+// an error for the second.
+func (e *engine) selectFolders(folders []*imapconn.Folder) ([]*folderJob, []error) {
 	var jobs []*folderJob
 	var errs []error
 	dirs := map[string]string{}
-	fail := func(f *serverFolder, err error) {
+	fail := func(f *imapconn.Folder, err error) {
 		e.add(func(r *Result) { r.Failed++ })
-		e.emit(report.Event{Kind: report.Error, Folder: f.name, Err: err})
+		e.emit(report.Event{Kind: report.Error, Folder: f.Name, Err: err})
 		errs = append(errs, planError{err})
 	}
 	for _, f := range folders {
-		if !f.selectable || !selected(e.opt.Patterns, f.path) {
+		if !f.Selectable || !selected(e.opt.Patterns, f.Path) {
 			continue
 		}
-		if f.unusable != nil { // a name that does not decode: never selected
-			fail(f, f.unusable)
+		if f.Unusable != nil { // a name that does not decode: never selected
+			fail(f, f.Unusable)
 			continue
 		}
 		if e.opt.MDA != nil {
-			jobs = append(jobs, &folderJob{f: f})
+			jobs = append(jobs, &folderJob{f: f, path: f.Path})
 			continue
 		}
-		dir, err := e.localDir(f)
+		dir, path, err := e.localDir(f)
 		if err != nil {
 			fail(f, failure.Wrap(failure.Other, fmt.Errorf(
-				"imap: folder %q is skipped: its name cannot be mapped to a local folder safely (%w); exclude it with the pattern \"!%s\"", f.name, err, strings.Join(f.path, "/"))))
+				"imap: folder %q is skipped: its name cannot be mapped to a local folder safely (%w); exclude it with the pattern \"!%s\"", f.Name, err, strings.Join(f.Path, "/"))))
 			continue
 		}
 		if dir != "" {
 			if other, dup := dirs[dir]; dup {
-				fail(f, failure.Wrap(failure.Other, fmt.Errorf("imap: folder %q is skipped: it maps to %s like folder %q", f.name, dir, other)))
+				fail(f, failure.Wrap(failure.Other, fmt.Errorf("imap: folder %q is skipped: it maps to %s like folder %q", f.Name, dir, other)))
 				continue
 			}
-			dirs[dir] = f.name
+			dirs[dir] = f.Name
 		}
-		jobs = append(jobs, &folderJob{f: f, dir: dir})
+		jobs = append(jobs, &folderJob{f: f, dir: dir, path: path})
 	}
 	return jobs, errs
 }
@@ -413,40 +431,19 @@ func countPlanned(errs []error) int {
 
 // noticeVanished reports, once, each folder that has a state but is gone
 // from the server. Its local copy is left alone: a folder missing from a
-// LIST is not proof enough to delete mail (DESIGN invariant 5).
-func (e *engine) noticeVanished(folders []*serverFolder) {
+// LIST is not proof enough to delete mail (DESIGN invariant 5). Patterns
+// match it by the path a listed folder of its name would have (without
+// the namespace prefix), as they match the folders that are listed.
+func (e *engine) noticeVanished(l *imapconn.Listing) {
 	onServer := map[string]bool{}
-	for _, f := range folders {
-		if f.selectable {
-			onServer[f.name] = true
+	for _, f := range l.Folders {
+		if f.Selectable {
+			onServer[f.Name] = true
 		}
-	}
-	entries, err := os.ReadDir(e.stateDir)
-	if err != nil {
-		return
 	}
 	var gone []string
-	for _, ent := range entries {
-		base, ok := strings.CutSuffix(ent.Name(), ".journal")
-		if !ok || strings.HasPrefix(base, ".") {
-			continue
-		}
-		// The file name spells the folder's name; only the state of a
-		// folder not on the server is read (to be sure of its name, and
-		// whether it was noticed before).
-		if name, err := maildir.UnescapeFolderElem(base); err == nil && !strings.Contains(base, "~") && onServer[name] {
-			continue
-		}
-		path := filepath.Join(e.stateDir, ent.Name())
-		recs, err := maildir.ReadJournal(path)
-		if err != nil || len(recs) == 0 {
-			continue
-		}
-		st, err := parseStateAny(recs)
-		if err != nil || st.name == "" || onServer[st.name] || st.vanished {
-			continue
-		}
-		if !selected(e.opt.Patterns, splitName(st.name, '/')) && !selected(e.opt.Patterns, splitName(st.name, '.')) {
+	for path, st := range e.statesOffServer(onServer) {
+		if st.vanished || !selected(e.opt.Patterns, l.PathOf(st.name, '/')) && !selected(e.opt.Patterns, l.PathOf(st.name, '.')) {
 			continue
 		}
 		gone = append(gone, st.name)
@@ -463,6 +460,37 @@ func (e *engine) noticeVanished(folders []*serverFolder) {
 		e.emit(report.Event{Kind: report.Notice, Folder: name,
 			Text: fmt.Sprintf("folder %q no longer exists on the server; its local copy is left alone", name)})
 	}
+}
+
+// statesOffServer returns the states, by journal path, of the folders
+// not on the server. The file name spells the folder's name; only the
+// state of a folder not on the server is read (to be sure of its name).
+func (e *engine) statesOffServer(onServer map[string]bool) map[string]*folderState {
+	entries, err := os.ReadDir(e.stateDir)
+	if err != nil {
+		return nil
+	}
+	out := map[string]*folderState{}
+	for _, ent := range entries {
+		base, ok := strings.CutSuffix(ent.Name(), ".journal")
+		if !ok || strings.HasPrefix(base, ".") {
+			continue
+		}
+		if name, err := maildir.UnescapeFolderElem(base); err == nil && !strings.Contains(base, "~") && onServer[name] {
+			continue
+		}
+		path := filepath.Join(e.stateDir, ent.Name())
+		recs, err := maildir.ReadJournal(path)
+		if err != nil || len(recs) == 0 {
+			continue
+		}
+		st, err := parseStateAny(recs)
+		if err != nil || st.name == "" || onServer[st.name] {
+			continue
+		}
+		out[path] = st
+	}
+	return out
 }
 
 // FolderInfo describes one folder for List.
@@ -483,32 +511,32 @@ func List(ctx context.Context, opt Options) ([]FolderInfo, error) {
 	if opt.Sink == nil {
 		opt.Sink = report.Discard
 	}
-	e := &engine{opt: &opt}
-	s, err := dial(ctx, &opt)
+	e := newEngine(&opt)
+	c, err := e.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer s.close()
-	folders, err := s.listFolders(ctx, true, true)
+	defer c.Close()
+	listing, err := c.ListFolders(ctx, imapconn.ListOptions{Status: true, Unseen: true})
 	if err != nil {
 		return nil, err
 	}
 	var out []FolderInfo
-	for _, f := range folders {
-		if !f.selectable || !selected(opt.Patterns, f.path) {
+	for _, f := range listing.Folders {
+		if !f.Selectable || !selected(opt.Patterns, f.Path) {
 			continue
 		}
-		info := FolderInfo{Name: f.name, Delimiter: f.delimiter()}
-		if f.status != nil {
-			if f.status.NumMessages != nil {
-				info.Messages = int(*f.status.NumMessages)
+		info := FolderInfo{Name: f.Name, Delimiter: f.Delimiter()}
+		if f.Status != nil {
+			if f.Status.Messages != nil {
+				info.Messages = int(*f.Status.Messages)
 			}
-			if f.status.NumUnseen != nil {
-				info.Unseen = int(*f.status.NumUnseen)
+			if f.Status.Unseen != nil {
+				info.Unseen = int(*f.Status.Unseen)
 			}
 		}
 		if opt.MDA == nil {
-			if dir, err := e.localDir(f); err == nil {
+			if dir, _, err := e.localDir(f); err == nil {
 				info.Path = dir
 			}
 		}
@@ -529,22 +557,18 @@ func Check(ctx context.Context, opt Options) (CheckResult, error) {
 	if err := opt.check(false); err != nil {
 		return CheckResult{}, err
 	}
-	s, err := dial(ctx, &opt)
+	c, err := newEngine(&opt).dial(ctx)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	defer s.close()
-	folders, err := s.listFolders(ctx, false, false)
+	defer c.Close()
+	listing, err := c.ListFolders(ctx, imapconn.ListOptions{})
 	if err != nil {
 		return CheckResult{}, err
 	}
-	var res CheckResult
-	for c := range s.caps {
-		res.Capabilities = append(res.Capabilities, string(c))
-	}
-	slices.Sort(res.Capabilities)
-	for _, f := range folders {
-		if f.selectable {
+	res := CheckResult{Capabilities: c.Caps().Names}
+	for _, f := range listing.Folders {
+		if f.Selectable {
 			res.Folders++
 		}
 	}

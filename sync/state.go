@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailfetch/mailfetch/maildir"
 )
 
@@ -44,7 +42,7 @@ type msgRecord struct {
 type statusMark struct {
 	valid         bool
 	uidValidity   uint32
-	uidNext       imap.UID
+	uidNext       UID
 	messages      uint32
 	highestModSeq uint64
 }
@@ -59,20 +57,20 @@ type folderState struct {
 	uidValidity uint32
 	// last: every server UID <= last is known (msgs/pending) or was dropped
 	// on purpose; new messages are the UIDs above it not known yet.
-	last     imap.UID
+	last     UID
 	modSeq   uint64 // HIGHESTMODSEQ whose changes are merged: CHANGEDSINCE base
 	status   statusMark
 	vanished bool // the folder was missing on the server (noticed once)
-	msgs     map[imap.UID]*msgRecord
-	pending  map[imap.UID]*msgRecord // delivered maybe: resolved on load
+	msgs     map[UID]*msgRecord
+	pending  map[UID]*msgRecord // delivered maybe: resolved on load
 }
 
 func newFolderState(name string) *folderState {
-	return &folderState{name: name, msgs: map[imap.UID]*msgRecord{}, pending: map[imap.UID]*msgRecord{}}
+	return &folderState{name: name, msgs: map[UID]*msgRecord{}, pending: map[UID]*msgRecord{}}
 }
 
 // known reports whether uid is delivered or in doubt.
-func (s *folderState) known(uid imap.UID) bool {
+func (s *folderState) known(uid UID) bool {
 	return s.msgs[uid] != nil || s.pending[uid] != nil
 }
 
@@ -126,7 +124,7 @@ func parseNum(s string, bits int) (uint64, error) {
 	return strconv.ParseUint(s, 10, bits)
 }
 
-func parseUID(s string) (imap.UID, error) {
+func parseUID(s string) (UID, error) {
 	n, err := parseNum(s, 32)
 	if err != nil {
 		return 0, err
@@ -134,7 +132,7 @@ func parseUID(s string) (imap.UID, error) {
 	if n == 0 {
 		return 0, errors.New("UID 0")
 	}
-	return imap.UID(n), nil
+	return UID(n), nil
 }
 
 func parseSize(s string) (int64, error) {
@@ -144,7 +142,7 @@ func parseSize(s string) (int64, error) {
 
 func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
-func uidStr(u imap.UID) string {
+func uidStr(u UID) string {
 	return strconv.FormatUint(uint64(u), 10)
 }
 
@@ -152,27 +150,27 @@ func uidStr(u imap.UID) string {
 func recV() []byte            { return []byte(recVersion + " " + strconv.Itoa(stateVersion)) }
 func recN(name string) []byte { return []byte(recName + " " + maildir.EncodeField(name)) }
 func recU(v uint32) []byte    { return []byte(recValidity + " " + u32(v)) }
-func recL(u imap.UID) []byte  { return []byte(recLast + " " + uidStr(u)) }
+func recL(u UID) []byte       { return []byte(recLast + " " + uidStr(u)) }
 func recQ(m uint64) []byte    { return []byte(recModSeq + " " + u64(m)) }
-func recX(u imap.UID) []byte  { return []byte(recForget + " " + uidStr(u)) }
-func recR(u imap.UID, key string) []byte {
+func recX(u UID) []byte       { return []byte(recForget + " " + uidStr(u)) }
+func recR(u UID, key string) []byte {
 	if key == "" {
 		return []byte(recLocalDel + " " + uidStr(u))
 	}
 	return []byte(recLocalDel + " " + uidStr(u) + " " + key)
 }
-func recB(id string) []byte  { return []byte(recIdentity + " " + id) }
-func recD(u imap.UID) []byte { return []byte(recDone + " " + uidStr(u)) }
+func recB(id string) []byte { return []byte(recIdentity + " " + id) }
+func recD(u UID) []byte     { return []byte(recDone + " " + uidStr(u)) }
 func recG(gone bool) []byte {
 	if gone {
 		return []byte(recVanished + " 1")
 	}
 	return []byte(recVanished + " 0")
 }
-func recF(u imap.UID, f maildir.Flags) []byte {
+func recF(u UID, f maildir.Flags) []byte {
 	return []byte(recFlags + " " + uidStr(u) + " " + encodeFlags(f))
 }
-func recMsg(kind string, u imap.UID, m *msgRecord) []byte {
+func recMsg(kind string, u UID, m *msgRecord) []byte {
 	return []byte(kind + " " + uidStr(u) + " " + maildir.EncodeField(m.unique) + " " + encodeFlags(m.flags) + " " + strconv.FormatInt(m.size, 10))
 }
 func recS(m statusMark) []byte {
@@ -192,24 +190,10 @@ var recordFields = map[string]int{
 // applyRecord replays one record onto s.
 func (s *folderState) applyRecord(rec []byte) error {
 	fields := strings.Split(string(rec), " ")
-	kind := fields[0]
-	switch {
-	case kind == recStatus:
-		if len(fields) != 2 && len(fields) != 5 {
-			return fmt.Errorf("record %q: %d fields", kind, len(fields))
-		}
-	case kind == recLocalDel:
-		if len(fields) != 2 && len(fields) != 3 {
-			return fmt.Errorf("record %q: %d fields", kind, len(fields))
-		}
-	default:
-		if n, ok := recordFields[kind]; !ok {
-			return fmt.Errorf("unknown record %q", kind)
-		} else if len(fields) != n {
-			return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
-		}
+	if err := checkFields(fields); err != nil {
+		return err
 	}
-	switch kind {
+	switch kind := fields[0]; kind {
 	case recVersion:
 		v, err := parseNum(fields[1], 31)
 		if err != nil {
@@ -229,115 +213,162 @@ func (s *folderState) applyRecord(rec []byte) error {
 			return err
 		}
 		s.name = name
+	case recValidity, recLast, recModSeq, recVanished:
+		return s.applyNumber(kind, fields[1])
+	case recStatus:
+		return s.applyStatus(fields)
+	case recMessage, recPending:
+		return s.applyMessage(kind, fields)
+	case recDone, recForget, recLocalDel, recFlags:
+		return s.applyToUID(kind, fields)
+	}
+	return nil
+}
+
+// checkFields checks that a record is of a known kind and has as many
+// fields as its kind has.
+func checkFields(fields []string) error {
+	kind := fields[0]
+	switch {
+	case kind == recStatus:
+		if len(fields) != 2 && len(fields) != 5 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	case kind == recLocalDel:
+		if len(fields) != 2 && len(fields) != 3 {
+			return fmt.Errorf("record %q: %d fields", kind, len(fields))
+		}
+	default:
+		if n, ok := recordFields[kind]; !ok {
+			return fmt.Errorf("unknown record %q", kind)
+		} else if len(fields) != n {
+			return fmt.Errorf("record %q: %d fields, want %d", kind, len(fields), n)
+		}
+	}
+	return nil
+}
+
+// applyNumber replays the records of one number: U, L, Q and G.
+func (s *folderState) applyNumber(kind, field string) error {
+	switch kind {
 	case recValidity:
-		v, err := parseNum(fields[1], 32)
+		v, err := parseNum(field, 32)
 		if err != nil {
 			return err
 		}
 		s.uidValidity = uint32(v)
 	case recLast:
-		if fields[1] == "0" {
+		if field == "0" {
 			s.last = 0
 			return nil
 		}
-		u, err := parseUID(fields[1])
+		u, err := parseUID(field)
 		if err != nil {
 			return err
 		}
 		s.last = u
 	case recModSeq:
-		v, err := parseNum(fields[1], 64)
+		v, err := parseNum(field, 64)
 		if err != nil {
 			return err
 		}
 		s.modSeq = v
 	case recVanished:
-		switch fields[1] {
+		switch field {
 		case "0":
 			s.vanished = false
 		case "1":
 			s.vanished = true
 		default:
-			return fmt.Errorf("record G: %q", fields[1])
+			return fmt.Errorf("record G: %q", field)
 		}
-	case recStatus:
-		if len(fields) == 2 {
-			if fields[1] != "-" {
-				return fmt.Errorf("record S: %q", fields[1])
-			}
-			s.status = statusMark{}
-			return nil
+	}
+	return nil
+}
+
+// applyStatus replays an S record.
+func (s *folderState) applyStatus(fields []string) error {
+	if len(fields) == 2 {
+		if fields[1] != "-" {
+			return fmt.Errorf("record S: %q", fields[1])
 		}
-		var nums [4]uint64
-		for i, bits := range []int{32, 32, 32, 64} {
-			v, err := parseNum(fields[i+1], bits)
-			if err != nil {
-				return err
-			}
-			nums[i] = v
-		}
-		s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: imap.UID(nums[1]),
-			messages: uint32(nums[2]), highestModSeq: nums[3]}
-	case recMessage, recPending:
-		u, err := parseUID(fields[1])
+		s.status = statusMark{}
+		return nil
+	}
+	var nums [4]uint64
+	for i, bits := range []int{32, 32, 32, 64} {
+		v, err := parseNum(fields[i+1], bits)
 		if err != nil {
 			return err
 		}
-		unique, err := maildir.DecodeField(fields[2])
-		if err != nil {
-			return err
-		}
-		if unique == "" || strings.ContainsAny(unique, "/\x00") {
-			return fmt.Errorf("record %s: bad unique name %q", kind, unique)
-		}
-		flags, err := decodeFlags(fields[3])
-		if err != nil {
-			return err
-		}
-		size, err := parseSize(fields[4])
-		if err != nil {
-			return err
-		}
-		m := &msgRecord{unique: unique, flags: flags, size: size}
-		if kind == recMessage {
-			s.msgs[u] = m
+		nums[i] = v
+	}
+	s.status = statusMark{valid: true, uidValidity: uint32(nums[0]), uidNext: UID(nums[1]),
+		messages: uint32(nums[2]), highestModSeq: nums[3]}
+	return nil
+}
+
+// applyMessage replays an M or P record.
+func (s *folderState) applyMessage(kind string, fields []string) error {
+	u, err := parseUID(fields[1])
+	if err != nil {
+		return err
+	}
+	unique, err := maildir.DecodeField(fields[2])
+	if err != nil {
+		return err
+	}
+	if unique == "" || strings.ContainsAny(unique, "/\x00") {
+		return fmt.Errorf("record %s: bad unique name %q", kind, unique)
+	}
+	flags, err := decodeFlags(fields[3])
+	if err != nil {
+		return err
+	}
+	size, err := parseSize(fields[4])
+	if err != nil {
+		return err
+	}
+	m := &msgRecord{unique: unique, flags: flags, size: size}
+	if kind == recMessage {
+		s.msgs[u] = m
+		delete(s.pending, u)
+	} else {
+		s.pending[u] = m
+	}
+	return nil
+}
+
+// applyToUID replays the records that change what is known of a UID:
+// D, X, R and F.
+func (s *folderState) applyToUID(kind string, fields []string) error {
+	u, err := parseUID(fields[1])
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case recDone:
+		if p := s.pending[u]; p != nil {
+			s.msgs[u] = p
 			delete(s.pending, u)
-		} else {
-			s.pending[u] = m
 		}
-	case recDone, recForget, recLocalDel:
-		u, err := parseUID(fields[1])
-		if err != nil {
-			return err
-		}
+	case recForget:
+		delete(s.msgs, u)
+		delete(s.pending, u)
+	case recLocalDel:
 		key := ""
 		if len(fields) == 3 {
 			if key = fields[2]; !validMatchKey(key) {
 				return fmt.Errorf("record R: bad key %q", truncate(key, 40))
 			}
 		}
-		switch kind {
-		case recDone:
-			if p := s.pending[u]; p != nil {
-				s.msgs[u] = p
-				delete(s.pending, u)
-			}
-		case recForget:
-			delete(s.msgs, u)
-			delete(s.pending, u)
-		case recLocalDel:
-			if m := s.msgs[u]; m != nil {
-				m.localGone = true
-				if key != "" {
-					m.goneKey = key
-				}
+		if m := s.msgs[u]; m != nil {
+			m.localGone = true
+			if key != "" {
+				m.goneKey = key
 			}
 		}
 	case recFlags:
-		u, err := parseUID(fields[1])
-		if err != nil {
-			return err
-		}
 		flags, err := decodeFlags(fields[2])
 		if err != nil {
 			return err
@@ -376,7 +407,7 @@ func (s *folderState) snapshot() [][]byte {
 	if s.vanished {
 		recs = append(recs, recG(true))
 	}
-	uids := make([]imap.UID, 0, len(s.msgs))
+	uids := make([]UID, 0, len(s.msgs))
 	for u := range s.msgs {
 		uids = append(uids, u)
 	}

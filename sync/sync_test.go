@@ -38,11 +38,12 @@ func seedInitial(t *testing.T, srv *dovetest.Server, user string) {
 }
 
 func TestInitialSync(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	seedInitial(t, srv, fsUser.Name)
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	seedInitial(t, srv, user.Name)
 	before := map[string]map[uint32][]string{}
 	for _, f := range initialFolders {
-		fl, err := srv.Flags(fsUser.Name, f.name)
+		fl, err := srv.Flags(user.Name, f.name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +52,7 @@ func TestInitialSync(t *testing.T) {
 
 	for _, layout := range []maildir.Layout{maildir.LayoutFS, maildir.LayoutMaildirPP} {
 		t.Run(layout.String(), func(t *testing.T) {
-			env := newEnv(t, srv, fsUser, layout)
+			env := newEnv(t, srv, user, layout)
 			res, log := env.mustRun(nil)
 			if res.Delivered != 2000 || res.Folders != len(initialFolders) || res.Failed != 0 {
 				t.Errorf("result %+v, want 2000 delivered in %d folders", res, len(initialFolders))
@@ -63,7 +64,7 @@ func TestInitialSync(t *testing.T) {
 				env.verifyMirror(f.name, f.path...)
 				// BODY.PEEK: the server's flags, \Seen above all, are
 				// untouched.
-				after, err := srv.Flags(fsUser.Name, f.name)
+				after, err := srv.Flags(user.Name, f.name)
 				if err != nil {
 					t.Fatal(err)
 				}

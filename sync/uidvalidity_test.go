@@ -26,8 +26,9 @@ func uidvalidityMessages() []dovetest.Message {
 // A folder recreated with the same messages (new UIDVALIDITY, new UIDs):
 // nothing is downloaded again, nothing lost, and the user is told.
 func TestUIDValidityReset(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
-	u := fsUser.Name
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
+	u := user.Name
 	msgs := uidvalidityMessages()
 	if err := srv.Seed(u, "Box", msgs); err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestUIDValidityReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutFS)
+	env := newEnv(t, srv, user, maildir.LayoutFS)
 	if res, _ := env.mustRun(nil); res.Delivered != len(msgs) {
 		t.Fatalf("initial sync: %+v", res)
 	}
@@ -81,12 +82,13 @@ func TestUIDValidityReset(t *testing.T) {
 // With its state lost, a folder is rebuilt from the Maildir: nothing is
 // fetched twice.
 func TestStateLost(t *testing.T) {
-	srv := dovetest.Start(t, dovetest.Options{Users: []dovetest.User{fsUser}})
+	t.Parallel()
+	srv, user := dovecot(t, fsUser)
 	msgs := uidvalidityMessages()
-	if err := srv.Seed(fsUser.Name, "INBOX", msgs); err != nil {
+	if err := srv.Seed(user.Name, "INBOX", msgs); err != nil {
 		t.Fatal(err)
 	}
-	env := newEnv(t, srv, fsUser, maildir.LayoutMaildirPP)
+	env := newEnv(t, srv, user, maildir.LayoutMaildirPP)
 	env.mustRun(nil)
 	if err := os.RemoveAll(env.stateDir); err != nil {
 		t.Fatal(err)

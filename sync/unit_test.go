@@ -3,16 +3,13 @@ package sync
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/iotest"
 
-	"github.com/emersion/go-imap/v2"
+	"github.com/mailfetch/mailfetch/internal/imapconn"
 
 	"github.com/mailfetch/mailfetch/maildir"
 )
@@ -38,6 +35,7 @@ func testdataLines(t testing.TB, name string) []string {
 }
 
 func TestStateRecords(t *testing.T) {
+	t.Parallel()
 	for _, l := range testdataLines(t, "records.txt") {
 		verdict, rec, _ := strings.Cut(l, " ")
 		s := newFolderState("x")
@@ -101,6 +99,7 @@ func statesEqual(a, b *folderState) bool {
 }
 
 func TestStateReplay(t *testing.T) {
+	t.Parallel()
 	recs := [][]byte{
 		recV(), recN("Box"), recU(7), recL(10),
 		recMsg(recMessage, 1, &msgRecord{unique: "a,S=1", flags: "S", size: 5}),
@@ -135,6 +134,7 @@ func TestStateReplay(t *testing.T) {
 }
 
 func TestReadJournal(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "j")
 	j, _, err := maildir.OpenJournal(path)
 	if err != nil {
@@ -159,6 +159,7 @@ func TestReadJournal(t *testing.T) {
 }
 
 func TestStateFileName(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]string{
 		"INBOX":        "INBOX.journal",
 		"Archive/2024": "Archive%2F2024.journal",
@@ -178,6 +179,7 @@ func TestStateFileName(t *testing.T) {
 }
 
 func TestMergeFlags(t *testing.T) {
+	t.Parallel()
 	flag := func(s string) maildir.Flags {
 		if s == "-" {
 			return ""
@@ -201,25 +203,26 @@ func TestMergeFlags(t *testing.T) {
 }
 
 func TestFlagMapping(t *testing.T) {
-	got := fromIMAP([]imap.Flag{`\Seen`, `\ANSWERED`, `\flagged`, `\Deleted`, `\Draft`, `\Recent`, "$Forwarded"})
-	if got != "DFRST" {
+	t.Parallel()
+	// The IMAP side (names, case, keywords) is imapconn's: see its
+	// TestFlagMapping.
+	all := imapconn.Seen | imapconn.Answered | imapconn.Flagged | imapconn.Deleted | imapconn.Draft
+	if got := fromIMAP(all); got != "DFRST" {
 		t.Errorf("fromIMAP = %q", got)
 	}
-	if back := toIMAP("DFRST"); len(back) != 5 {
+	if back := toIMAP("DFRST"); back != all {
 		t.Errorf("toIMAP = %v", back)
+	}
+	if fromIMAP(imapconn.Seen|imapconn.Flagged) != "FS" || toIMAP("RT") != imapconn.Answered|imapconn.Deleted {
+		t.Error("fromIMAP/toIMAP of single flags")
 	}
 	if synced("aDPS") != "DS" || localOnly("aDPS") != "aP" {
 		t.Errorf("synced/localOnly")
 	}
-	ops := groupStores(map[imap.UID][2]maildir.Flags{
-		1: {"S", ""}, 2: {"S", ""}, 3: {"S", "F"}, 4: {"", "F"},
-	})
-	if len(ops) != 2 || !ops[0].add || ops[0].flags != "S" || len(ops[0].uids) != 3 || ops[1].add || len(ops[1].uids) != 2 {
-		t.Errorf("groupStores = %+v", ops)
-	}
 }
 
 func TestPatterns(t *testing.T) {
+	t.Parallel()
 	for _, l := range testdataLines(t, "patterns.txt") {
 		parts := strings.Split(l, ";")
 		if len(parts) != 3 {
@@ -237,74 +240,8 @@ func TestPatterns(t *testing.T) {
 	}
 }
 
-func TestLFReader(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                 "",
-		"a\r\nb\r\n":       "a\nb\n",
-		"a\rb":             "a\rb",
-		"a\r":              "a\r",
-		"\r\r\n":           "\r\n",
-		"a\nb":             "a\nb",
-		"\r\n\r\n\r\n":     "\n\n\n",
-		"x\r\r\r\ny\r\n\r": "x\r\r\ny\n\r",
-	} {
-		for _, wrap := range []func(io.Reader) io.Reader{
-			func(r io.Reader) io.Reader { return r },
-			iotest.OneByteReader, iotest.HalfReader, iotest.DataErrReader,
-		} {
-			got, err := io.ReadAll(iotest.OneByteReader(newLFReader(wrap(strings.NewReader(in)))))
-			if err != nil || string(got) != want {
-				t.Errorf("lf(%q) = %q, %v; want %q", in, got, err, want)
-			}
-		}
-	}
-	// A long message through small reads keeps every byte.
-	big := strings.Repeat("line of text\r\n", 10000) + "end\r"
-	got, _ := io.ReadAll(newLFReader(iotest.HalfReader(strings.NewReader(big))))
-	if string(got) != strings.ReplaceAll(big, "\r\n", "\n") {
-		t.Error("long message changed")
-	}
-	// Pooled buffers: a reader released mid-message reads no more, and
-	// the next reader, which may get the same buffers, starts clean.
-	for range 3 {
-		lf := newLFReader(strings.NewReader(big))
-		if _, err := io.ReadFull(lf, make([]byte, 100)); err != nil {
-			t.Fatal(err)
-		}
-		lf.release()
-		lf.release()
-		if n, err := lf.Read(make([]byte, 10)); n != 0 || err == nil {
-			t.Errorf("read after release: %d, %v", n, err)
-		}
-		// Released while a CR is held for the next read: nothing more.
-		held := newLFReader(strings.NewReader("ab\r"))
-		b := make([]byte, 10)
-		if n, _ := held.Read(b); string(b[:n]) != "ab" {
-			t.Fatalf("held CR: first read %q", b[:n])
-		}
-		held.release()
-		if n, err := held.Read(make([]byte, 10)); n != 0 || err == nil {
-			t.Errorf("read after release with a held CR: %d, %v", n, err)
-		}
-		got, err := io.ReadAll(newLFReader(strings.NewReader("a\r\nb")))
-		if err != nil || string(got) != "a\nb" {
-			t.Errorf("reader after a release: %q, %v", got, err)
-		}
-	}
-}
-
-func TestLiteralGuard(t *testing.T) {
-	g := &literalGuard{r: strings.NewReader("short"), size: 10}
-	if _, err := io.ReadAll(g); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("short literal: %v, want io.ErrUnexpectedEOF", err)
-	}
-	g = &literalGuard{r: strings.NewReader("exact"), size: 5}
-	if b, err := io.ReadAll(g); err != nil || string(b) != "exact" || g.n != 5 {
-		t.Errorf("exact literal: %q, %v", b, err)
-	}
-}
-
 func TestCRLFSize(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for content, want := range map[string]int64{
 		"":            0,
@@ -323,26 +260,8 @@ func TestCRLFSize(t *testing.T) {
 	}
 }
 
-func TestUIDSets(t *testing.T) {
-	set, ok := uidSetOf([]imap.UID{5, 1, 2, 3, 9, 9, 10})
-	if !ok || set.String() != "1:3,5,9:10" {
-		t.Errorf("uidSetOf = %v", set)
-	}
-	// Gaps the server does not have are spanned.
-	set, ok = uidSetAcross([]imap.UID{10, 20, 30, 50}, []imap.UID{1, 10, 20, 30, 40, 50})
-	if !ok || set.String() != "10:30,50" {
-		t.Errorf("uidSetAcross = %v", set)
-	}
-	list, ok := uidList(imap.UIDSetNum(1, 2, 3, 7), 10)
-	if !ok || len(list) != 4 {
-		t.Errorf("uidList = %v", list)
-	}
-	if _, ok := uidList(imap.UIDSet{{Start: 1, Stop: 4000000000}}, 100); ok {
-		t.Error("uidList accepted a set beyond its limit")
-	}
-}
-
 func TestUniqueCore(t *testing.T) {
+	t.Parallel()
 	ix := newLocalIndex([]maildir.Entry{{Unique: "123.M1P2Q3R44.host,S=10,W=12", Path: "/x"}})
 	if _, ok := ix.find("123.M1P2Q3R44.host,S=10"); !ok {
 		t.Error("a name with rewritten fields was not found")
@@ -353,6 +272,7 @@ func TestUniqueCore(t *testing.T) {
 }
 
 func TestHeaderMessageID(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Message-ID: <a@b>\r\n\r\n":              "a@b",
 		"message-id:\r\n  <a@b>\r\nX: y\r\n\r\n": "a@b",
@@ -366,26 +286,4 @@ func TestHeaderMessageID(t *testing.T) {
 	if mdaUniqueFor("<a@b>") != mdaUniqueFor("a@b") || mdaUniqueFor("") != mdaUnique || !isMDAUnique(mdaUniqueFor("x")) {
 		t.Error("mdaUniqueFor")
 	}
-}
-
-// FuzzLFReader: the streaming conversion equals the whole-buffer one,
-// whatever the read sizes.
-func FuzzLFReader(f *testing.F) {
-	for _, s := range []string{"a\r\nb", "\r", "\r\r\n\n", "x\ry\r\n"} {
-		f.Add(s, uint8(1))
-	}
-	f.Fuzz(func(t *testing.T, in string, chunk uint8) {
-		want := strings.ReplaceAll(in, "\r\n", "\n")
-		var r io.Reader = strings.NewReader(in)
-		switch chunk % 3 {
-		case 1:
-			r = iotest.OneByteReader(r)
-		case 2:
-			r = iotest.HalfReader(r)
-		}
-		got, err := io.ReadAll(newLFReader(r))
-		if err != nil || string(got) != want {
-			t.Fatalf("lf(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	})
 }

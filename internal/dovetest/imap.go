@@ -3,7 +3,6 @@ package dovetest
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
+
+	"github.com/mailfetch/mailfetch/internal/mutf7"
 )
 
 // FetchRaw and Append speak IMAP over the plain port with a deliberately
@@ -47,7 +47,7 @@ func (s *Server) FetchEach(user, name string, fn func(uid uint32, raw []byte) er
 	}
 	defer c.close()
 	exists := -1
-	_, err = c.run("EXAMINE "+quoteIMAP(encodeMUTF7(name)), nil, func(r *imapResponse) error {
+	_, err = c.run("EXAMINE "+quoteIMAP(mutf7.Encode(name)), nil, func(r *imapResponse) error {
 		if m := existsRE.FindSubmatch(r.text); m != nil {
 			exists, _ = strconv.Atoi(string(m[1]))
 		}
@@ -88,7 +88,7 @@ func (s *Server) Append(user, name string, raw []byte, flags ...string) error {
 	}
 	defer c.close()
 	// LITERAL+ (RFC 7888): the literal follows without waiting for "+".
-	cmd := fmt.Sprintf("APPEND %s (%s) {%d+}", quoteIMAP(encodeMUTF7(name)), strings.Join(flags, " "), len(raw))
+	cmd := fmt.Sprintf("APPEND %s (%s) {%d+}", quoteIMAP(mutf7.Encode(name)), strings.Join(flags, " "), len(raw))
 	tagged, err := c.run(cmd, raw, nil)
 	if err != nil && bytes.Contains(tagged, []byte("[TRYCREATE]")) {
 		if err := s.ensureMailbox(user, name); err != nil {
@@ -310,41 +310,4 @@ func (r *imapResponse) fetchBody() (uid uint32, body []byte, ok bool, err error)
 // checked at start).
 func quoteIMAP(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
-var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
-
-// encodeMUTF7 encodes a UTF-8 mailbox name in IMAP's modified UTF-7
-// (RFC 3501 section 5.1.3): printable ASCII as is ('&' as "&-"), runs of
-// other characters as UTF-16BE in modified base64 between '&' and '-'.
-func encodeMUTF7(s string) string {
-	var b strings.Builder
-	var run []uint16
-	flush := func() {
-		if len(run) == 0 {
-			return
-		}
-		buf := make([]byte, 0, 2*len(run))
-		for _, u := range run {
-			buf = append(buf, byte(u>>8), byte(u))
-		}
-		b.WriteByte('&')
-		b.WriteString(mutf7.EncodeToString(buf))
-		b.WriteByte('-')
-		run = run[:0]
-	}
-	for _, r := range s {
-		switch {
-		case r == '&':
-			flush()
-			b.WriteString("&-")
-		case r >= 0x20 && r <= 0x7e:
-			flush()
-			b.WriteRune(r)
-		default:
-			run = utf16.AppendRune(run, r)
-		}
-	}
-	flush()
-	return b.String()
 }

@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mailfetch/mailfetch/internal/mutf7"
 )
 
-type mutf7Case struct{ utf8, mutf7 string }
+type mutf7Case struct{ utf8, encoded string }
 
 func readMUTF7Cases(t testing.TB) []mutf7Case {
 	data, err := os.ReadFile("testdata/mutf7.txt")
@@ -32,8 +34,8 @@ func readMUTF7Cases(t testing.TB) []mutf7Case {
 
 func TestEncodeMUTF7(t *testing.T) {
 	for _, c := range readMUTF7Cases(t) {
-		if got := encodeMUTF7(c.utf8); got != c.mutf7 {
-			t.Errorf("encodeMUTF7(%q) = %q, want %q", c.utf8, got, c.mutf7)
+		if got := mutf7.Encode(c.utf8); got != c.encoded {
+			t.Errorf("mutf7.Encode(%q) = %q, want %q", c.utf8, got, c.encoded)
 		}
 	}
 }
@@ -50,7 +52,7 @@ func TestMUTF7MatchesDovecot(t *testing.T) {
 		if err := s.CreateMailbox("carol", c.utf8); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, c.mutf7)
+		want = append(want, c.encoded)
 	}
 	out, err := s.Doveadm("mailbox", "list", "-7", "-u", "carol")
 	if err != nil {

@@ -1,4 +1,4 @@
-package sync
+package imapconn
 
 import (
 	"slices"
@@ -13,7 +13,7 @@ import (
 
 // uidSetOf returns the set of uids (any order, duplicates allowed) as
 // compact ranges.
-func uidSetOf(uids []imap.UID) (imap.UIDSet, bool) {
+func uidSetOf(uids []UID) (imap.UIDSet, bool) {
 	if len(uids) == 0 {
 		return nil, false
 	}
@@ -26,22 +26,26 @@ func uidSetOf(uids []imap.UID) (imap.UIDSet, bool) {
 			prev = u
 			continue
 		}
-		set = append(set, imap.UIDRange{Start: start, Stop: prev})
+		set = append(set, uidRange(start, prev))
 		start, prev = u, u
 	}
-	set = append(set, imap.UIDRange{Start: start, Stop: prev})
+	set = append(set, uidRange(start, prev))
 	return set, true
+}
+
+func uidRange(start, stop UID) imap.UIDRange {
+	return imap.UIDRange{Start: imap.UID(start), Stop: imap.UID(stop)}
 }
 
 // uidSetAcross returns a set that contains every uid of want and no other
 // UID present on the server: ranges may span UIDs that do not exist there
 // (expunged ones, which never come back: UIDs only grow), which keeps the
 // set short when the server's UIDs have gaps. server must hold want.
-func uidSetAcross(want []imap.UID, server []imap.UID) (imap.UIDSet, bool) {
+func uidSetAcross(want []UID, server []UID) (imap.UIDSet, bool) {
 	if len(want) == 0 {
 		return nil, false
 	}
-	wanted := make(map[imap.UID]bool, len(want))
+	wanted := make(map[UID]bool, len(want))
 	for _, u := range want {
 		wanted[u] = true
 	}
@@ -50,7 +54,7 @@ func uidSetAcross(want []imap.UID, server []imap.UID) (imap.UIDSet, bool) {
 	all = slices.Compact(all)
 	var set imap.UIDSet
 	in := false
-	var start, stop imap.UID
+	var start, stop UID
 	for _, u := range all {
 		if wanted[u] {
 			if !in {
@@ -61,33 +65,33 @@ func uidSetAcross(want []imap.UID, server []imap.UID) (imap.UIDSet, bool) {
 			continue
 		}
 		if in {
-			set = append(set, imap.UIDRange{Start: start, Stop: stop})
+			set = append(set, uidRange(start, stop))
 			in = false
 		}
 	}
 	if in {
-		set = append(set, imap.UIDRange{Start: start, Stop: stop})
+		set = append(set, uidRange(start, stop))
 	}
 	// UIDs of want the server list lacks (a caller's mistake) are still
 	// asked for, one by one.
 	for u := range wanted {
-		set = append(set, imap.UIDRange{Start: u, Stop: u})
+		set = append(set, uidRange(u, u))
 	}
 	return set, len(set) > 0
 }
 
 // rangeUpTo returns 1:last, or false when last is 0.
-func rangeUpTo(last imap.UID) (imap.UIDSet, bool) {
+func rangeUpTo(last UID) (imap.UIDSet, bool) {
 	if last == 0 {
 		return nil, false
 	}
-	return imap.UIDSet{{Start: 1, Stop: last}}, true
+	return imap.UIDSet{uidRange(1, last)}, true
 }
 
 // uidList returns the UIDs of a static set (a SEARCH result), or false
 // when it holds "*" or more than limit UIDs: a server's answer must not be
 // able to make a run allocate without bound.
-func uidList(set imap.NumSet, limit int) ([]imap.UID, bool) {
+func uidList(set imap.NumSet, limit int) ([]UID, bool) {
 	s, ok := set.(imap.UIDSet)
 	if !ok {
 		return nil, set == nil
@@ -103,11 +107,11 @@ func uidList(set imap.NumSet, limit int) ([]imap.UID, bool) {
 			return nil, false
 		}
 	}
-	out := make([]imap.UID, 0, n)
+	out := make([]UID, 0, n)
 	for _, r := range s {
 		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
 		for u := lo; ; u++ {
-			out = append(out, u)
+			out = append(out, UID(u))
 			if u == hi {
 				break
 			}
@@ -115,4 +119,19 @@ func uidList(set imap.NumSet, limit int) ([]imap.UID, bool) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), true
+}
+
+// seqSetOf makes a sequence set of sorted numbers, in ranges; false when
+// there is none (an empty set must never reach the wire).
+func seqSetOf(seqs []uint32) (imap.SeqSet, bool) {
+	var set imap.SeqSet
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		set = append(set, imap.SeqRange{Start: seqs[i], Stop: seqs[j]})
+		i = j + 1
+	}
+	return set, len(set) > 0
 }

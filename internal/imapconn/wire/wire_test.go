@@ -1,4 +1,4 @@
-package sync
+package wire
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/mutf7"
 )
 
 // streamConn is a net.Conn over a reader (the server's bytes) that
@@ -39,7 +42,7 @@ func (c *streamConn) SetWriteDeadline(time.Time) error { return nil }
 // filterServer runs the server's stream in through a wire, read in the
 // way chunk says (0 whole, 1 one byte at a time, 2 halves), and returns
 // what go-imap would see.
-func filterServer(t testing.TB, in string, utf8 bool, chunk int) (string, *wire, error) {
+func filterServer(t testing.TB, in string, utf8 bool, chunk int) (string, *Filter, error) {
 	t.Helper()
 	var r io.Reader = strings.NewReader(in)
 	switch chunk {
@@ -48,7 +51,7 @@ func filterServer(t testing.TB, in string, utf8 bool, chunk int) (string, *wire,
 	case 2:
 		r = iotest.HalfReader(r)
 	}
-	w := newWire(&streamConn{r: r}, "127.0.0.1:993")
+	w := New(&streamConn{r: r}, "127.0.0.1:993")
 	w.token = "0" // the same placeholders whatever the chunking
 	w.utf8.Store(utf8)
 	var out bytes.Buffer
@@ -126,7 +129,7 @@ func TestWireReplacesUndecodableNames(t *testing.T) {
 			if p == "" {
 				t.Fatalf("no placeholder for %q in\n%q", raw, out)
 			}
-			if back, ok := w.undecodable(p); !ok || back != raw {
+			if back, ok := w.Undecodable(p); !ok || back != raw {
 				t.Errorf("placeholder %q maps to %q", p, back)
 			}
 			return `"` + p + `"`
@@ -215,10 +218,10 @@ func TestWireOutbound(t *testing.T) {
 		"T7 select \"a\\\"&-b\"\r\n" +
 		"DONE\r\n"
 	for _, c := range []struct {
-		mode int32
+		mode OutMode
 		want string
 	}{
-		{outUTF8, login +
+		{OutUTF8, login +
 			"T2 SELECT \"R&D\" (CONDSTORE)\r\n" +
 			"T3 STATUS \"Entwürfe/&\" (MESSAGES UIDNEXT)\r\n" +
 			"T4 EXAMINE INBOX\r\n" +
@@ -226,7 +229,7 @@ func TestWireOutbound(t *testing.T) {
 			"T6 LIST \"\" \"*\"\r\n" +
 			"T7 select \"a\\\"&b\"\r\n" +
 			"DONE\r\n"},
-		{outMUTF7, login +
+		{OutMUTF7, login +
 			"T2 SELECT \"R&-D\" (CONDSTORE)\r\n" +
 			"T3 STATUS \"Entw&APw-rfe/&-\" (MESSAGES UIDNEXT)\r\n" +
 			"T4 EXAMINE INBOX\r\n" +
@@ -234,12 +237,12 @@ func TestWireOutbound(t *testing.T) {
 			"T6 LIST \"\" \"*\"\r\n" +
 			"T7 select \"a\\\"&-b\"\r\n" +
 			"DONE\r\n"},
-		{outPlain, in},
+		{OutPlain, in},
 	} {
 		for _, size := range []int{1, 3, 1 << 10} {
 			sc := &streamConn{r: strings.NewReader("")}
-			w := newWire(sc, "x:1")
-			w.setOutMode(c.mode)
+			w := New(sc, "x:1")
+			w.SetOutMode(c.mode)
 			for p := in; p != ""; {
 				n := min(size, len(p))
 				if m, err := w.Write([]byte(p[:n])); err != nil || m != n {
@@ -263,8 +266,9 @@ func TestClientLiteral(t *testing.T) {
 	}
 }
 
-// mailboxNameCases reads testdata/mailbox-names.txt: raw name and its
-// decoding, ok false when go-imap refuses it.
+// mailboxNameCases reads the mailbox names of internal/mutf7's testdata
+// (the names mutf7.Decode is checked against): raw name and its decoding,
+// ok false when go-imap refuses it.
 func mailboxNameCases(t testing.TB) []struct {
 	raw, dec string
 	ok       bool
@@ -273,7 +277,7 @@ func mailboxNameCases(t testing.TB) []struct {
 		raw, dec string
 		ok       bool
 	}
-	for _, l := range testdataLines(t, "mailbox-names.txt") {
+	for _, l := range testdataLines(t, filepath.Join("..", "..", "mutf7", "testdata", "mailbox-names.txt")) {
 		a, b, _ := strings.Cut(l, "\t")
 		raw, err := strconv.Unquote(a)
 		if err != nil {
@@ -294,49 +298,53 @@ func mailboxNameCases(t testing.TB) []struct {
 	return out
 }
 
+// The names of the testdata decode as go-imap decodes them (mutf7 keeps
+// its own copy of this test; here it runs with the wire's idea of a name
+// go-imap takes in UTF-8), and a name's display spells every byte.
 func TestDecodeMUTF7(t *testing.T) {
 	for _, c := range mailboxNameCases(t) {
-		got, ok := decodeMUTF7(c.raw)
+		got, ok := mutf7.Decode(c.raw)
 		if strings.EqualFold(c.raw, "INBOX") {
 			continue
 		}
 		if ok != c.ok || got != c.dec {
-			t.Errorf("decodeMUTF7(%q) = %q, %v; want %q, %v", c.raw, got, ok, c.dec, c.ok)
+			t.Errorf("mutf7.Decode(%q) = %q, %v; want %q, %v", c.raw, got, ok, c.dec, c.ok)
 		}
 		if ok && utf8NameOK(got) {
-			if back, ok := decodeMUTF7(encodeMUTF7(got)); !ok || back != got {
-				t.Errorf("encodeMUTF7(%q) = %q does not decode back", got, encodeMUTF7(got))
+			if back, ok := mutf7.Decode(mutf7.Encode(got)); !ok || back != got {
+				t.Errorf("mutf7.Encode(%q) = %q does not decode back", got, mutf7.Encode(got))
 			}
 		}
 	}
-	if d := displayName("A\r\nB\\\xff&"); d != `A\x0d\x0aB\x5c\xff&` {
-		t.Errorf("displayName = %q", d)
+	if d := DisplayName("A\r\nB\\\xff&"); d != `A\x0d\x0aB\x5c\xff&` {
+		t.Errorf("DisplayName = %q", d)
 	}
 }
 
-// FuzzMUTF7: encoding round-trips, and what decodes is stable.
-func FuzzMUTF7(f *testing.F) {
-	for _, c := range mailboxNameCases(f) {
-		f.Add(c.raw)
+// testdataLines returns the non-comment lines of a file.
+func testdataLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if strings.ToValidUTF8(s, "") == s {
-			if back, ok := decodeMUTF7(encodeMUTF7(s)); !ok || back != s {
-				t.Fatalf("encodeMUTF7(%q) = %q decodes to %q, %v", s, encodeMUTF7(s), back, ok)
-			}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") || strings.TrimSpace(l) == "" {
+			continue
 		}
-		if d, ok := decodeMUTF7(s); ok {
-			if back, ok := decodeMUTF7(encodeMUTF7(d)); !ok || back != d {
-				t.Fatalf("%q decodes to %q, which does not round-trip", s, d)
-			}
-		}
-	})
+		out = append(out, l)
+	}
+	return out
 }
 
 // scriptedList runs a real imapclient over a pipe against a server that
 // answers LIST with the given response lines, with or without the wire
 // between them, and returns what List collected.
-func scriptedList(t testing.TB, lines string, withWire, utf8 bool) ([]*imap.ListData, *wire, error) {
+func scriptedList(t testing.TB, lines string, withWire, utf8 bool) ([]*imap.ListData, *Filter, error) {
 	cli, srv := net.Pipe()
 	defer cli.Close()
 	done := make(chan struct{})
@@ -367,9 +375,9 @@ func scriptedList(t testing.TB, lines string, withWire, utf8 bool) ([]*imap.List
 		}
 	}()
 	var nc net.Conn = cli
-	var w *wire
+	var w *Filter
 	if withWire {
-		w = newWire(cli, "127.0.0.1:143")
+		w = New(cli, "127.0.0.1:143")
 		w.utf8.Store(utf8)
 		nc = w
 	}
@@ -404,7 +412,7 @@ func FuzzWireListName(f *testing.F) {
 			t.Fatalf("LIST of %q through the wire: %v, %v", raw, got, err)
 		}
 		name := got[0].Mailbox
-		back, isPlaceholder := w.undecodable(name)
+		back, isPlaceholder := w.Undecodable(name)
 		switch {
 		case isPlaceholder:
 			if back != raw {
@@ -419,8 +427,8 @@ func FuzzWireListName(f *testing.F) {
 				t.Fatalf("UTF-8 name %q came out as %q", raw, name)
 			}
 		default:
-			if d, ok := decodeMUTF7(raw); !ok || d != name {
-				t.Fatalf("%q came out as %q; decodeMUTF7 says %q, %v", raw, name, d, ok)
+			if d, ok := mutf7.Decode(raw); !ok || d != name {
+				t.Fatalf("%q came out as %q; mutf7.Decode says %q, %v", raw, name, d, ok)
 			}
 		}
 		if isPlaceholder && !utf8 {
@@ -469,7 +477,7 @@ func FuzzWireBodies(f *testing.F) {
 	f.Add("\"", "[UNTERMINATED", "&")
 	f.Fuzz(func(t *testing.T, body, text, bad string) {
 		text = strings.NewReplacer("\r", "", "\n", "").Replace(text)
-		if _, ok := decodeMUTF7(bad); ok || len(bad) > 100 {
+		if _, ok := mutf7.Decode(bad); ok || len(bad) > 100 {
 			return
 		}
 		in := "* OK hi\r\n" +
@@ -520,7 +528,7 @@ func BenchmarkWireBody(b *testing.B) {
 	b.SetBytes(int64(stream.Len()))
 	buf := make([]byte, 32<<10)
 	for b.Loop() {
-		w := newWire(&streamConn{r: bytes.NewReader(stream.Bytes())}, "x:1")
+		w := New(&streamConn{r: bytes.NewReader(stream.Bytes())}, "x:1")
 		for {
 			_, err := w.Read(buf)
 			if errors.Is(err, io.EOF) {

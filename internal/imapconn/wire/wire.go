@@ -1,4 +1,9 @@
-package sync
+// Package wire is the byte stream between an IMAP connection and go-imap
+// v2's imapclient: a filter that fixes, in the stream, what go-imap v2
+// beta.8 cannot take (mailbox names it would refuse, '&' in UTF-8 names,
+// the greeting of another protocol), and that tells how a connection
+// ended. See Filter. It knows nothing of mail, folders or the engine.
+package wire
 
 import (
 	"crypto/rand"
@@ -7,14 +12,15 @@ import (
 	"math"
 	"net"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mailfetch/mailfetch/internal/failure"
+	"github.com/mailfetch/mailfetch/internal/mutf7"
 )
 
-// wire sits between the transport connection and imapclient and fixes,
+// Filter sits between the transport connection and imapclient and fixes,
 // in the byte stream, what go-imap v2 beta.8 cannot take:
 //
 //   - A mailbox name in a LIST, LSUB or STATUS response that go-imap's
@@ -56,7 +62,7 @@ import (
 // transport failed (a cut, a timeout: temporary) or go-imap closed the
 // connection on its own, which it does only when a response does not
 // parse (failure.Protocol: a later run meets it again).
-type wire struct {
+type Filter struct {
 	conn net.Conn // the transport connection (or greetedConn above it)
 	addr string
 
@@ -75,7 +81,7 @@ type wire struct {
 
 	utf8 atomic.Bool // UTF8=ACCEPT is enabled: names are raw UTF-8
 
-	mu           gosync.Mutex
+	mu           sync.Mutex
 	token        string
 	placeholders map[string]string // placeholder -> raw name
 	byRaw        map[string]string
@@ -86,7 +92,7 @@ type wire struct {
 	localClose atomic.Bool // the session closes or aborts the connection
 
 	// Client to server.
-	wmu     gosync.Mutex
+	wmu     sync.Mutex
 	outMode atomic.Int32
 	ws      outState
 	whold   []byte // the start of a command line
@@ -98,6 +104,8 @@ type wire struct {
 
 type inState uint8
 
+// The states are grouped as step dispatches them: keep each group
+// together and in this order.
 const (
 	inGreeting  inState = iota // the first line, held until it is checked
 	inLineStart                // the start of a response, held until classified
@@ -148,15 +156,15 @@ type nameToken struct {
 	rawLen   int64
 }
 
-func newWire(conn net.Conn, addr string) *wire {
+func New(conn net.Conn, addr string) *Filter {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &wire{conn: conn, addr: addr, in: make([]byte, 32<<10),
+	return &Filter{conn: conn, addr: addr, in: make([]byte, 32<<10),
 		token: hex.EncodeToString(b[:]), st: inGreeting}
 }
 
 // Read gives go-imap the server's bytes, filtered.
-func (w *wire) Read(p []byte) (int, error) {
+func (w *Filter) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -219,58 +227,46 @@ func (w *wire) Read(p []byte) (int, error) {
 }
 
 // flushHeld emits whatever is held back, unchanged.
-func (w *wire) flushHeld() {
+func (w *Filter) flushHeld() {
 	w.obuf = append(w.obuf, w.hold...)
 	w.hold = w.hold[:0]
 	w.obuf = append(w.obuf, w.name.wire...)
 	w.name = nameToken{}
 }
 
-func (w *wire) emit(c byte) { w.obuf = append(w.obuf, c) }
+func (w *Filter) emit(c byte) { w.obuf = append(w.obuf, c) }
 
 // step feeds one byte of the server's stream (never a byte of a
-// pass-through literal) to the filter.
-func (w *wire) step(c byte) {
+// pass-through literal) to the filter: the state says which part of a
+// response the byte belongs to.
+func (w *Filter) step(c byte) {
+	switch {
+	case w.st <= inText:
+		w.stepLine(c)
+	case w.st <= inLitCR:
+		w.stepData(c)
+	case w.st <= inListDelimEnd:
+		w.stepList(c)
+	case w.st <= inNameAtom:
+		w.stepName(c)
+	default:
+		w.stepNameLiteral(c)
+	}
+}
+
+// stepLine reads the greeting, the start of a response, and the text of
+// status responses.
+func (w *Filter) stepLine(c byte) {
 	switch w.st {
 	case inGreeting:
-		w.hold = append(w.hold, c)
-		if c != '\n' && len(w.hold) < 512 {
-			return
-		}
-		if err := checkGreeting(string(w.hold), w.addr); err != nil {
-			w.mu.Lock()
-			w.greetErr = err
-			w.mu.Unlock()
-			w.rerr = err // nothing more is read: a POP3 server waits for a command
-			return
-		}
-		held := w.hold
-		w.hold = nil
-		w.st = inLineStart
-		for _, b := range held {
-			w.step(b)
-		}
-
+		w.greeting(c)
 	case inLineStart:
 		w.hold = append(w.hold, c)
 		w.classify(c)
-
 	case inAfterType:
-		if c == ' ' {
-			w.emit(c)
-			w.st = inAfterTypeSP
-			return
-		}
-		w.st = inText
-		w.step(c)
+		w.either(c, ' ', inAfterTypeSP, inText)
 	case inAfterTypeSP:
-		if c == '[' {
-			w.emit(c)
-			w.st = inCode
-			return
-		}
-		w.st = inText
-		w.step(c)
+		w.either(c, '[', inCode, inText)
 	case inCode:
 		w.emit(c)
 		if c == ']' {
@@ -281,7 +277,46 @@ func (w *wire) step(c byte) {
 		if c == '\n' {
 			w.st = inLineStart
 		}
+	}
+}
 
+// either passes c on and goes to next when it is want; else c is read
+// again in state other.
+func (w *Filter) either(c, want byte, next, other inState) {
+	if c == want {
+		w.emit(c)
+		w.st = next
+		return
+	}
+	w.st = other
+	w.step(c)
+}
+
+// greeting holds the first line until it is known to be an IMAP greeting.
+func (w *Filter) greeting(c byte) {
+	w.hold = append(w.hold, c)
+	if c != '\n' && len(w.hold) < 512 {
+		return
+	}
+	if err := CheckGreeting(string(w.hold), w.addr); err != nil {
+		w.mu.Lock()
+		w.greetErr = err
+		w.mu.Unlock()
+		w.rerr = err // nothing more is read: a POP3 server waits for a command
+		return
+	}
+	held := w.hold
+	w.hold = nil
+	w.st = inLineStart
+	for _, b := range held {
+		w.step(b)
+	}
+}
+
+// stepData reads the tokens of a response: quoted strings, and literals,
+// which Read then passes through untouched.
+func (w *Filter) stepData(c byte) {
+	switch w.st {
 	case inData:
 		w.emit(c)
 		switch c {
@@ -304,45 +339,56 @@ func (w *wire) step(c byte) {
 		w.emit(c)
 		w.st = inQuoted
 	case inLitOpen, inLitDigits:
-		if c >= '0' && c <= '9' {
-			w.emit(c)
-			w.lit = addDigit(w.lit, c)
-			w.st = inLitDigits
-			return
-		}
-		if c == '}' && w.st == inLitDigits && w.lit >= 0 {
-			w.emit(c)
-			w.st = inLitClose
-			return
-		}
-		// Not a literal: go-imap refuses this; tokens go on.
+		w.literalDigit(c)
+	default: // inLitClose, inLitSP, inLitCR
+		w.literalEnd(c)
+	}
+}
+
+// literalDigit reads the length of a literal.
+func (w *Filter) literalDigit(c byte) {
+	if c >= '0' && c <= '9' {
+		w.emit(c)
+		w.lit = addDigit(w.lit, c)
+		w.st = inLitDigits
+		return
+	}
+	if c == '}' && w.st == inLitDigits && w.lit >= 0 {
+		w.emit(c)
+		w.st = inLitClose
+		return
+	}
+	// Not a literal: go-imap refuses this; tokens go on.
+	w.st = inData
+	w.step(c)
+}
+
+// literalEnd reads what follows a literal's "}": go-imap takes
+// '}' [SP] [CR] LF.
+func (w *Filter) literalEnd(c byte) {
+	switch {
+	case c == ' ' && w.st == inLitClose:
+		w.emit(c)
+		w.st = inLitSP
+	case c == '\r' && w.st != inLitCR:
+		w.emit(c)
+		w.st = inLitCR
+	case c == '\n':
+		w.emit(c)
+		w.st = inData
+		w.litLeft = w.lit
+	default:
 		w.st = inData
 		w.step(c)
-	case inLitClose, inLitSP, inLitCR:
-		// go-imap: '}' [SP] [CR] LF.
-		switch {
-		case c == ' ' && w.st == inLitClose:
-			w.emit(c)
-			w.st = inLitSP
-		case c == '\r' && w.st != inLitCR:
-			w.emit(c)
-			w.st = inLitCR
-		case c == '\n':
-			w.emit(c)
-			w.st = inData
-			w.litLeft = w.lit
-		default:
-			w.st = inData
-			w.step(c)
-		}
+	}
+}
 
+// stepList reads a LIST or LSUB response up to its mailbox name:
+// "(" flags ")" SP delimiter SP.
+func (w *Filter) stepList(c byte) {
+	switch w.st {
 	case inListFlagsOpen:
-		if c == '(' {
-			w.emit(c)
-			w.st = inListFlags
-			return
-		}
-		w.bail(c)
+		w.expect(c, c == '(', inListFlags)
 	case inListFlags:
 		switch {
 		case c == ')':
@@ -354,12 +400,7 @@ func (w *wire) step(c byte) {
 			w.bail(c)
 		}
 	case inListSP:
-		if c == ' ' {
-			w.emit(c)
-			w.st = inListDelim
-			return
-		}
-		w.bail(c)
+		w.expect(c, c == ' ', inListDelim)
 	case inListDelim:
 		switch c {
 		case '"':
@@ -383,23 +424,40 @@ func (w *wire) step(c byte) {
 		w.emit(c)
 		w.st = inListDelimQ
 	case inListDelimNIL:
-		if (w.lit == 1 && c == 'I') || (w.lit == 2 && c == 'L') {
-			w.emit(c)
-			w.lit++
-			if w.lit == 3 {
-				w.st = inListDelimEnd
-			}
-			return
-		}
-		w.bail(c)
+		w.delimNIL(c)
 	case inListDelimEnd:
-		if c == ' ' {
-			w.emit(c)
-			w.st = inNameStart
-			return
-		}
-		w.bail(c)
+		w.expect(c, c == ' ', inNameStart)
+	}
+}
 
+// expect passes c on and goes to next when ok, else gives up on the
+// structure of the response.
+func (w *Filter) expect(c byte, ok bool, next inState) {
+	if !ok {
+		w.bail(c)
+		return
+	}
+	w.emit(c)
+	w.st = next
+}
+
+// delimNIL reads the "IL" of a NIL delimiter.
+func (w *Filter) delimNIL(c byte) {
+	if (w.lit == 1 && c == 'I') || (w.lit == 2 && c == 'L') {
+		w.emit(c)
+		w.lit++
+		if w.lit == 3 {
+			w.st = inListDelimEnd
+		}
+		return
+	}
+	w.bail(c)
+}
+
+// stepName reads a mailbox name given as an atom or a quoted string, and
+// the start of one given as a literal.
+func (w *Filter) stepName(c byte) {
+	switch w.st {
 	case inNameStart:
 		w.name = nameToken{}
 		switch {
@@ -440,6 +498,13 @@ func (w *wire) step(c byte) {
 		w.finishName()
 		w.st = inData
 		w.step(c)
+	}
+}
+
+// stepNameLiteral reads a mailbox name given as a literal: its length,
+// then its bytes, which are held like those of any other name.
+func (w *Filter) stepNameLiteral(c byte) {
+	switch w.st {
 	case inNameLitDigits:
 		if c >= '0' && c <= '9' {
 			w.name.addWire(c)
@@ -453,25 +518,7 @@ func (w *wire) step(c byte) {
 		}
 		w.unname(c)
 	case inNameLitClose, inNameLitSP, inNameLitCR:
-		switch {
-		case c == ' ' && w.st == inNameLitClose:
-			w.name.addWire(c)
-			w.st = inNameLitSP
-		case c == '\r' && w.st != inNameLitCR:
-			w.name.addWire(c)
-			w.st = inNameLitCR
-		case c == '\n':
-			w.name.addWire(c)
-			w.name.left = w.lit
-			if w.lit == 0 {
-				w.finishName()
-				w.st = inData
-				return
-			}
-			w.st = inNameLitBody
-		default:
-			w.unname(c)
-		}
+		w.nameLiteralEnd(c)
 	case inNameLitBody:
 		w.name.addWire(c)
 		w.name.addRaw(c)
@@ -480,6 +527,29 @@ func (w *wire) step(c byte) {
 			w.finishName()
 			w.st = inData
 		}
+	}
+}
+
+// nameLiteralEnd reads what follows the "}" of a name's literal.
+func (w *Filter) nameLiteralEnd(c byte) {
+	switch {
+	case c == ' ' && w.st == inNameLitClose:
+		w.name.addWire(c)
+		w.st = inNameLitSP
+	case c == '\r' && w.st != inNameLitCR:
+		w.name.addWire(c)
+		w.st = inNameLitCR
+	case c == '\n':
+		w.name.addWire(c)
+		w.name.left = w.lit
+		if w.lit == 0 {
+			w.finishName()
+			w.st = inData
+			return
+		}
+		w.st = inNameLitBody
+	default:
+		w.unname(c)
 	}
 }
 
@@ -496,14 +566,14 @@ func addDigit(n int64, c byte) int64 {
 // bail gives up on reading a LIST or STATUS response by its structure
 // (go-imap will refuse it, or it is not what was expected): the line goes
 // on as tokens, from c.
-func (w *wire) bail(c byte) {
+func (w *Filter) bail(c byte) {
 	w.st = inData
 	w.step(c)
 }
 
 // unname gives up on a name that turned out not to be a literal: what was
 // held of it is passed on unchanged and the line goes on as tokens.
-func (w *wire) unname(c byte) {
+func (w *Filter) unname(c byte) {
 	w.obuf = append(w.obuf, w.name.wire...)
 	w.name = nameToken{}
 	w.st = inData
@@ -534,7 +604,7 @@ func (n *nameToken) addRaw(c byte) {
 // text, LIST, LSUB and STATUS are read for their mailbox name, the rest
 // are tokens; anything else is a tag, SP and a status type (text). The
 // held bytes are emitted once the kind is known.
-func (w *wire) classify(c byte) {
+func (w *Filter) classify(c byte) {
 	h := w.hold
 	switch {
 	case len(h) == 1:
@@ -548,14 +618,7 @@ func (w *wire) classify(c byte) {
 		}
 		return
 	case h[0] != '*':
-		// A tag, SP, then the status type.
-		if isAtomChar(c) && len(h) < maxLineHead {
-			return
-		}
-		if c == ' ' && strings.IndexByte(string(h[:len(h)-1]), ' ') < 0 {
-			return // the end of the tag
-		}
-		w.release(inAfterType, true)
+		w.classifyTagged(c)
 		return
 	case len(h) == 2:
 		if c != ' ' {
@@ -573,7 +636,25 @@ func (w *wire) classify(c byte) {
 		w.atom1 = len(h) // "* n TYPE": the type comes next
 		return
 	}
-	switch strings.ToUpper(typ) {
+	w.classifyUntagged(strings.ToUpper(typ), c)
+}
+
+// classifyTagged reads a tag, SP, then the status type.
+func (w *Filter) classifyTagged(c byte) {
+	h := w.hold
+	if isAtomChar(c) && len(h) < maxLineHead {
+		return
+	}
+	if c == ' ' && strings.IndexByte(string(h[:len(h)-1]), ' ') < 0 {
+		return // the end of the tag
+	}
+	w.release(inAfterType, true)
+}
+
+// classifyUntagged goes on by the type of an untagged response; c is the
+// byte after the type.
+func (w *Filter) classifyUntagged(typ string, c byte) {
+	switch typ {
 	case "OK", "NO", "BAD", "BYE", "PREAUTH":
 		w.release(inAfterType, true)
 	case "LIST", "LSUB":
@@ -595,7 +676,7 @@ func (w *wire) classify(c byte) {
 
 // release emits the held start of a line and goes on in state st; with
 // again, the last held byte is fed to st instead of being emitted.
-func (w *wire) release(st inState, again bool) {
+func (w *Filter) release(st inState, again bool) {
 	h := w.hold
 	w.hold = w.hold[:0]
 	w.st = st
@@ -610,7 +691,7 @@ func (w *wire) release(st inState, again bool) {
 
 // finishName passes a mailbox name on: unchanged when go-imap decodes it
 // as it is, escaped when UTF-8 needs it, else as a placeholder.
-func (w *wire) finishName() {
+func (w *Filter) finishName() {
 	n := w.name
 	w.name = nameToken{}
 	raw := string(n.raw)
@@ -630,7 +711,7 @@ func (w *wire) finishName() {
 			return
 		}
 	default:
-		if _, ok := decodeMUTF7(raw); ok {
+		if _, ok := mutf7.Decode(raw); ok {
 			w.obuf = append(w.obuf, n.wire...)
 			return
 		}
@@ -656,7 +737,7 @@ func appendQuoted(b []byte, s string) []byte {
 // answer pairs STATUS with LIST by name). It is plain ASCII, so it
 // decodes to itself, and holds a random token of the connection, so no
 // real folder has it.
-func (w *wire) placeholder(raw string) string {
+func (w *Filter) placeholder(raw string) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if p, ok := w.byRaw[raw]; ok {
@@ -671,8 +752,8 @@ func (w *wire) placeholder(raw string) string {
 	return p
 }
 
-// undecodable returns the raw name a placeholder stands for.
-func (w *wire) undecodable(name string) (string, bool) {
+// Undecodable returns the raw name a placeholder stands for.
+func (w *Filter) Undecodable(name string) (string, bool) {
 	if !strings.HasPrefix(name, "mailfetch-undecodable-") {
 		return "", false
 	}
@@ -682,9 +763,9 @@ func (w *wire) undecodable(name string) (string, bool) {
 	return raw, ok
 }
 
-// checkGreeting tells an IMAP greeting ("* OK", "* PREAUTH", "* BYE")
+// CheckGreeting tells an IMAP greeting ("* OK", "* PREAUTH", "* BYE")
 // from what other servers say first, and says what was expected.
-func checkGreeting(line, addr string) error {
+func CheckGreeting(line, addr string) error {
 	line = strings.TrimRight(line, "\r\n")
 	up := strings.ToUpper(line)
 	for _, ok := range []string{"* OK", "* PREAUTH", "* BYE"} {
@@ -692,11 +773,11 @@ func checkGreeting(line, addr string) error {
 			return nil
 		}
 	}
-	return wrongProtocol(line, addr)
+	return WrongProtocol(line, addr)
 }
 
-// wrongProtocol describes a server that greeted like another protocol.
-func wrongProtocol(line, addr string) error {
+// WrongProtocol describes a server that greeted like another protocol.
+func WrongProtocol(line, addr string) error {
 	port := addr
 	if _, p, err := net.SplitHostPort(addr); err == nil {
 		port = p
@@ -725,7 +806,7 @@ func hostOf(addr string) string {
 	return addr
 }
 
-func (w *wire) noteIOErr(err error) {
+func (w *Filter) noteIOErr(err error) {
 	w.mu.Lock()
 	if w.ioErr == nil {
 		w.ioErr = err
@@ -733,11 +814,15 @@ func (w *wire) noteIOErr(err error) {
 	w.mu.Unlock()
 }
 
+// SetUTF8 says whether UTF8=ACCEPT is enabled (RFC 6855): names are
+// then raw UTF-8 on the wire.
+func (w *Filter) SetUTF8(on bool) { w.utf8.Store(on) }
+
 // Close closes the connection. go-imap closes it itself when a response
 // does not parse (and when told to close): a close that neither the
 // session asked for nor a failed read or write explains is such a parse
 // failure.
-func (w *wire) Close() error {
+func (w *Filter) Close() error {
 	w.mu.Lock()
 	if !w.localClose.Load() && w.ioErr == nil && w.greetErr == nil {
 		w.decodeFailed = true
@@ -746,14 +831,15 @@ func (w *wire) Close() error {
 	return w.conn.Close()
 }
 
-// closing records that the session itself closes the connection.
-func (w *wire) closing() { w.localClose.Store(true) }
+// Closing records that the session itself closes the connection: an
+// error after it is not go-imap's doing.
+func (w *Filter) Closing() { w.localClose.Store(true) }
 
-// protocolError returns, for an error of go-imap, the Protocol failure
+// ProtocolError returns, for an error of go-imap, the Protocol failure
 // it stands for: a greeting of another protocol, or a response go-imap
 // could not parse. nil when the connection failed (temporary) or the
 // session closed it.
-func (w *wire) protocolError(err error) error {
+func (w *Filter) ProtocolError(err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.greetErr != nil {
@@ -765,12 +851,15 @@ func (w *wire) protocolError(err error) error {
 	return nil
 }
 
-// Outbound modes: how go-imap's encoding of a mailbox name is turned into
+// OutMode says how go-imap's encoding of a mailbox name is turned into
 // what the server expects.
+type OutMode int32
+
+// The outbound modes.
 const (
-	outPlain int32 = iota // go-imap encodes as the server expects
-	outUTF8               // UTF-8 enabled: "&-" back to '&'
-	outMUTF7              // go-imap sends UTF-8 (IMAP4rev2 announced), the server expects modified UTF-7
+	OutPlain OutMode = iota // go-imap encodes as the server expects
+	OutUTF8                 // UTF-8 enabled: "&-" back to '&'
+	OutMUTF7                // go-imap sends UTF-8 (IMAP4rev2 announced), the server expects modified UTF-7
 )
 
 type outState uint8
@@ -784,11 +873,11 @@ const (
 	outLit  // a literal's bytes
 )
 
-// setOutMode sets how mailbox names are rewritten; call it only between
+// SetOutMode sets how mailbox names are rewritten; call it only between
 // commands.
-func (w *wire) setOutMode(m int32) {
+func (w *Filter) SetOutMode(m OutMode) {
 	w.wmu.Lock()
-	w.outMode.Store(m)
+	w.outMode.Store(int32(m))
 	w.ws, w.whold = outLineStart, w.whold[:0]
 	w.wmu.Unlock()
 }
@@ -797,8 +886,8 @@ func (w *wire) setOutMode(m int32) {
 // EXAMINE and STATUS rewritten as the outbound mode says. A command line
 // goes out whole; go-imap waits for the server only after a line that
 // ends with a literal's announcement.
-func (w *wire) Write(p []byte) (int, error) {
-	if w.outMode.Load() == outPlain {
+func (w *Filter) Write(p []byte) (int, error) {
+	if OutMode(w.outMode.Load()) == OutPlain {
 		n, err := w.conn.Write(p)
 		if err != nil {
 			w.noteIOErr(err)
@@ -823,30 +912,10 @@ func (w *wire) Write(p []byte) (int, error) {
 // wstep feeds one byte of a command to the outbound rewriting. A client
 // literal is "{" number ["+"] "}" CRLF at the end of a line (quoted
 // strings hold no CR or LF), then that many bytes.
-func (w *wire) wstep(out []byte, c byte) []byte {
+func (w *Filter) wstep(out []byte, c byte) []byte {
 	switch w.ws {
 	case outLineStart:
-		w.whold = append(w.whold, c)
-		if c != ' ' && c != '\n' && len(w.whold) < maxLineHead {
-			return out
-		}
-		fields := strings.Fields(string(w.whold))
-		if c == ' ' && len(fields) == 1 {
-			return out // the tag; the command follows
-		}
-		held := w.whold[:len(w.whold)-1]
-		out = append(out, held...)
-		w.wtail = append(w.wtail[:0], held[max(0, len(held)-24):]...)
-		w.whold = w.whold[:0]
-		if c == ' ' && len(fields) == 2 {
-			switch strings.ToUpper(fields[1]) {
-			case "SELECT", "EXAMINE", "STATUS":
-				w.ws = outArg
-				return append(out, c)
-			}
-		}
-		w.ws = outLine
-		return w.wstep(out, c)
+		return w.wcommand(out, c)
 	case outArg:
 		if c == '"' {
 			w.wname = append(w.wname[:0], c)
@@ -857,41 +926,9 @@ func (w *wire) wstep(out []byte, c byte) []byte {
 		w.ws = outLine
 		return w.wstep(out, c)
 	case outName, outNameEsc:
-		w.wname = append(w.wname, c)
-		switch {
-		case w.ws == outNameEsc:
-			w.wraw = append(w.wraw, c)
-			w.ws = outName
-		case c == '\\':
-			w.ws = outNameEsc
-		case c == '"':
-			out = appendQuoted(out, w.outName(string(w.wraw)))
-			w.ws = outLine
-		default:
-			w.wraw = append(w.wraw, c)
-		}
-		if w.ws != outLine && len(w.wname) > maxWireName {
-			out = append(out, w.wname...) // not a name of ours: as it is
-			w.ws = outLine
-		}
-		return out
+		return w.wmailbox(out, c)
 	case outLine:
-		out = append(out, c)
-		if c != '\n' {
-			if len(w.wtail) < 24 {
-				w.wtail = append(w.wtail, c)
-			} else {
-				w.wtail = append(w.wtail[1:], c)
-			}
-			return out
-		}
-		w.ws = outLineStart
-		if n, ok := clientLiteral(w.wtail); ok && n > 0 {
-			w.wlit = n
-			w.ws = outLit
-		}
-		w.wtail = w.wtail[:0]
-		return out
+		return w.wline(out, c)
 	case outLit:
 		out = append(out, c)
 		w.wlit--
@@ -901,6 +938,76 @@ func (w *wire) wstep(out []byte, c byte) []byte {
 		return out
 	}
 	return append(out, c)
+}
+
+// wcommand holds the tag and the command name until it is known whether
+// a mailbox argument follows.
+func (w *Filter) wcommand(out []byte, c byte) []byte {
+	w.whold = append(w.whold, c)
+	if c != ' ' && c != '\n' && len(w.whold) < maxLineHead {
+		return out
+	}
+	fields := strings.Fields(string(w.whold))
+	if c == ' ' && len(fields) == 1 {
+		return out // the tag; the command follows
+	}
+	held := w.whold[:len(w.whold)-1]
+	out = append(out, held...)
+	w.wtail = append(w.wtail[:0], held[max(0, len(held)-24):]...)
+	w.whold = w.whold[:0]
+	if c == ' ' && len(fields) == 2 {
+		switch strings.ToUpper(fields[1]) {
+		case "SELECT", "EXAMINE", "STATUS":
+			w.ws = outArg
+			return append(out, c)
+		}
+	}
+	w.ws = outLine
+	return w.wstep(out, c)
+}
+
+// wmailbox reads the quoted mailbox argument and writes it as the server
+// expects it.
+func (w *Filter) wmailbox(out []byte, c byte) []byte {
+	w.wname = append(w.wname, c)
+	switch {
+	case w.ws == outNameEsc:
+		w.wraw = append(w.wraw, c)
+		w.ws = outName
+	case c == '\\':
+		w.ws = outNameEsc
+	case c == '"':
+		out = appendQuoted(out, w.outName(string(w.wraw)))
+		w.ws = outLine
+	default:
+		w.wraw = append(w.wraw, c)
+	}
+	if w.ws != outLine && len(w.wname) > maxWireName {
+		out = append(out, w.wname...) // not a name of ours: as it is
+		w.ws = outLine
+	}
+	return out
+}
+
+// wline passes the rest of a command line on, and notes a literal it
+// announces at its end.
+func (w *Filter) wline(out []byte, c byte) []byte {
+	out = append(out, c)
+	if c != '\n' {
+		if len(w.wtail) < 24 {
+			w.wtail = append(w.wtail, c)
+		} else {
+			w.wtail = append(w.wtail[1:], c)
+		}
+		return out
+	}
+	w.ws = outLineStart
+	if n, ok := clientLiteral(w.wtail); ok && n > 0 {
+		w.wlit = n
+		w.ws = outLit
+	}
+	w.wtail = w.wtail[:0]
+	return out
 }
 
 // clientLiteral reads the announcement "{n}" or "{n+}" (then CR) at the
@@ -930,21 +1037,21 @@ func clientLiteral(tail []byte) (int64, bool) {
 
 // outName turns a name as go-imap encoded it (utf7.Escape: UTF-8 with
 // '&' as "&-") into what the server expects.
-func (w *wire) outName(escaped string) string {
+func (w *Filter) outName(escaped string) string {
 	name := strings.ReplaceAll(escaped, "&-", "&")
-	if w.outMode.Load() == outMUTF7 {
-		return encodeMUTF7(name)
+	if OutMode(w.outMode.Load()) == OutMUTF7 {
+		return mutf7.Encode(name)
 	}
 	return name
 }
 
 // The rest of net.Conn goes to the connection.
 
-func (w *wire) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
-func (w *wire) RemoteAddr() net.Addr { return w.conn.RemoteAddr() }
+func (w *Filter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *Filter) RemoteAddr() net.Addr { return w.conn.RemoteAddr() }
 
 // SetDeadline and its kin are passed on: the transport turns imapclient's
 // fixed timeouts into nothing and a past deadline into an abort.
-func (w *wire) SetDeadline(t time.Time) error      { return w.conn.SetDeadline(t) }
-func (w *wire) SetReadDeadline(t time.Time) error  { return w.conn.SetReadDeadline(t) }
-func (w *wire) SetWriteDeadline(t time.Time) error { return w.conn.SetWriteDeadline(t) }
+func (w *Filter) SetDeadline(t time.Time) error      { return w.conn.SetDeadline(t) }
+func (w *Filter) SetReadDeadline(t time.Time) error  { return w.conn.SetReadDeadline(t) }
+func (w *Filter) SetWriteDeadline(t time.Time) error { return w.conn.SetWriteDeadline(t) }

@@ -19,7 +19,19 @@ type progressPrinter struct {
 	dryRun   bool
 	progress *mpb.Progress
 	bars     map[string]*folderBar
+
+	// The display is refreshed by a ticker of ours, not mpb's own:
+	// lines written to the container are drawn at its next refresh
+	// only, and mpb draws none when it shuts down, so finish asks for a
+	// last one. Without it the last lines of a run (an account's
+	// error, the line of a Ctrl-C) were never shown on a terminal.
+	refresh    chan any
+	stopTicker chan struct{}
+	tickerDone chan struct{}
 }
+
+// refreshEvery is how often the bars are redrawn.
+const refreshEvery = 150 * time.Millisecond
 
 type folderBar struct {
 	bar   *mpb.Bar
@@ -30,10 +42,31 @@ type folderBar struct {
 // newProgressPrinter starts the progress display on stderr; text's lines
 // for stderr go through it until finish.
 func newProgressPrinter(text *textPrinter, stderr io.Writer, dryRun bool) *progressPrinter {
-	p := &progressPrinter{text: text, stderr: stderr, dryRun: dryRun, bars: map[string]*folderBar{}}
-	p.progress = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+	p := &progressPrinter{text: text, stderr: stderr, dryRun: dryRun, bars: map[string]*folderBar{},
+		refresh: make(chan any), stopTicker: make(chan struct{}), tickerDone: make(chan struct{})}
+	p.progress = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(32), mpb.WithManualRefresh(p.refresh))
 	text.stderr = p.progress
+	go p.tick()
 	return p
+}
+
+// tick asks for a refresh every refreshEvery until finish stops it.
+func (p *progressPrinter) tick() {
+	defer close(p.tickerDone)
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			select {
+			case p.refresh <- now:
+			case <-p.stopTicker:
+				return
+			}
+		case <-p.stopTicker:
+			return
+		}
+	}
 }
 
 func (p *progressPrinter) event(e Event) {
@@ -54,8 +87,9 @@ func (p *progressPrinter) accountFailed(account string, err error) {
 
 func (p *progressPrinter) summary(s Summary) { p.text.summary(s) }
 
-// finish stops the display: the bars of folders still at work stay as
-// they are, and the text printer writes to stderr itself again.
+// finish stops the display: the lines not drawn yet are drawn, the bars
+// of folders still at work stay as they are, and the text printer writes
+// to stderr itself again.
 func (p *progressPrinter) finish() {
 	if p.progress == nil {
 		return
@@ -64,6 +98,11 @@ func (p *progressPrinter) finish() {
 		fb.bar.Abort(false)
 		delete(p.bars, k)
 	}
+	close(p.stopTicker)
+	<-p.tickerDone
+	// Taken by mpb's listener, which passes it on to the display before
+	// it can see the shutdown that Wait starts: the refresh happens.
+	p.refresh <- time.Now()
 	p.progress.Wait()
 	p.progress = nil
 	p.text.stderr = p.stderr

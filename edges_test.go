@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,22 +220,12 @@ func plainMessages(tag string, n int) [][]byte {
 	return out
 }
 
-// runCLIWithin is runCLI with a bound of its own: a run that would hang on
-// the code before this change ends the test in time, with a failure.
-func runCLIWithin(t *testing.T, limit time.Duration, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	var out, errOut syncBuffer
-	code = run(ctx, append([]string{"mailfetch"}, args...), &out, &errOut)
-	return code, out.String(), errOut.String()
-}
-
 // A server that trickles a byte at a time never goes silent, so the idle
 // timeout never ends the run: the minimum transfer rate does, with 75 and
 // a line that says how little came in how long.
 func TestTricklingServer(t *testing.T) {
-	e := newCLIEnv(t)
+	t.Parallel()
+	e := newParallelEnv(t)
 	port := fakeServer(t, func(c net.Conn, done <-chan struct{}) {
 		if _, err := io.WriteString(c, "+OK "); err != nil {
 			return
@@ -255,7 +244,7 @@ func TestTricklingServer(t *testing.T) {
 	// 4 s: a window of 4 s and a trickle gap of 2 s, so that a loaded
 	// machine that stalls the server for a second still sees a trickle.
 	e.writeConfig(t, fakeAccount("slow", port, e.mail, `timeout = "4s"`), 0o600)
-	code, stdout, stderr := runCLIWithin(t, 30*time.Second, "pop3")
+	code, stdout, stderr := e.runCLIWithin(t, 30*time.Second, "pop3")
 	if code != 75 {
 		t.Fatalf("exit code %d, want 75; stderr:\n%s", code, stderr)
 	}
@@ -274,7 +263,8 @@ func TestTricklingServer(t *testing.T) {
 // endless CAPA) is ended by the run's deadline: the run stops as on
 // Ctrl-C, exits 75 and names the deadline.
 func TestDeadline(t *testing.T) {
-	e := newCLIEnv(t)
+	t.Parallel()
+	e := newParallelEnv(t)
 	port := fakeServer(t, func(c net.Conn, done <-chan struct{}) {
 		if _, err := io.WriteString(c, "+OK ready\r\n"); err != nil {
 			return
@@ -296,7 +286,7 @@ func TestDeadline(t *testing.T) {
 		}
 	})
 	e.writeConfig(t, fakeAccount("endless", port, e.mail, `timeout = "5s"`), 0o600)
-	code, stdout, stderr := runCLIWithin(t, 30*time.Second, "pop3", "--deadline", "1s", "--json")
+	code, stdout, stderr := e.runCLIWithin(t, 30*time.Second, "pop3", "--deadline", "1s", "--json")
 	if code != 75 {
 		t.Fatalf("exit code %d, want 75; stderr:\n%s", code, stderr)
 	}
@@ -325,21 +315,23 @@ func TestDeadline(t *testing.T) {
 	}
 
 	// 0 is no deadline; a negative one is a usage error.
-	code, _, stderr = runCLIWithin(t, 30*time.Second, "pop3", "--deadline", "-1s")
+	code, _, stderr = e.runCLIWithin(t, 30*time.Second, "pop3", "--deadline", "-1s")
 	if code != 64 || !strings.Contains(stderr, "deadline -1s must not be negative (0: no deadline)") {
 		t.Errorf("--deadline -1s: exit %d, %s", code, stderr)
 	}
 }
 
 // startBinary starts the real mailfetch (this test binary, as testscript
-// installs it in PATH) with args, its stdout read line by line.
-func startBinary(t *testing.T, args ...string) (cmd *exec.Cmd, stdout *bufio.Scanner, stderr *syncBuffer) {
+// installs it in PATH) with args in e (HOME and the XDG directories in its
+// environment), its stdout read line by line.
+func (e *cliEnv) startBinary(t *testing.T, args ...string) (cmd *exec.Cmd, stdout *bufio.Scanner, stderr *syncBuffer) {
 	t.Helper()
 	bin, err := exec.LookPath("mailfetch")
 	if err != nil {
 		t.Fatalf("the mailfetch binary is not in PATH: %v", err)
 	}
 	cmd = exec.Command(bin, args...)
+	cmd.Env = e.environ()
 	stderr = &syncBuffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -373,13 +365,14 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 // one line and exits 143; the next run delivers every message exactly
 // once, and deletes each only then.
 func TestSignalStopsPOP3(t *testing.T) {
-	e := newCLIEnv(t)
+	t.Parallel()
+	e := newParallelEnv(t)
 	msgs := plainMessages("term", 3)
 	f := newFakePOP3(t, msgs)
 	f.setStall(2)
 	e.writeConfig(t, fakeAccount("pop", f.port, e.mail), 0o600)
 
-	cmd, stdout, stderr := startBinary(t, "pop3", "--json")
+	cmd, stdout, stderr := e.startBinary(t, "pop3", "--json")
 	waitFor(t, f.stalled, "RETR that stalled") // mailfetch is in the middle of message 2
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -413,7 +406,7 @@ func TestSignalStopsPOP3(t *testing.T) {
 	}
 
 	f.setStall(0)
-	wantRun(t, 0, "pop3")
+	e.wantRun(t, 0, "pop3")
 	sameMessages(t, e.mail, msgs)
 	if f.left() != 0 {
 		t.Errorf("%d messages left on the server", f.left())
@@ -461,6 +454,7 @@ func throttle(t *testing.T, addr string) (port int) {
 // Ctrl-C while several folders sync: one line for the run, not one per
 // folder, and exit 130; the next sync completes, every message once.
 func TestSignalStopsIMAPSync(t *testing.T) {
+	t.Parallel()
 	srv := cliServer(t, "i-sigint")
 	e := newServerEnv(t, srv)
 	inbox := testMessages("sig-inbox", 1)
@@ -478,7 +472,7 @@ func TestSignalStopsIMAPSync(t *testing.T) {
 	port := throttle(t, srv.IMAPSAddr())
 	e.config(t, strings.Replace(e.account("imap", "imap", "i-sigint"), fmt.Sprintf("port = %d", srv.IMAPSPort), fmt.Sprintf("port = %d", port), 1))
 
-	cmd, stdout, stderr := startBinary(t, "imap", "sync", "--json")
+	cmd, stdout, stderr := e.startBinary(t, "imap", "sync", "--json")
 	first := make(chan struct{})
 	var lines []string
 	scanned := make(chan struct{})
@@ -514,7 +508,7 @@ func TestSignalStopsIMAPSync(t *testing.T) {
 	}
 	t.Logf("stopped after %d lines of output", len(lines))
 
-	wantRun(t, 0, "imap", "sync")
+	e.wantRun(t, 0, "imap", "sync")
 	root := e.maildir("imap")
 	sameMessages(t, root, raws(inbox))
 	sameMessages(t, filepath.Join(root, ".Work"), raws(work))
@@ -698,6 +692,7 @@ func TestUnknownHost(t *testing.T) {
 // not trusted is 6 and names ca-file and fingerprint; implicit TLS against
 // the plain-text port is 76 and says what to change.
 func TestDovecotExitCodes(t *testing.T) {
+	t.Parallel()
 	srv := cliServer(t, "x-codes")
 	e := newServerEnv(t, srv)
 	pop := e.account("pop", "pop3", "x-codes")
@@ -723,7 +718,7 @@ func TestDovecotExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.config(t, tc.config)
-			code, stdout, stderr := runCLI(t, tc.args...)
+			code, stdout, stderr := e.runCLI(t, tc.args...)
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d", code, tc.code)
 			}

@@ -209,11 +209,15 @@ func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRu
 		if stop = signalOf(c.Context); stop != nil {
 			break // no account is started after a signal
 		}
+		// This loop is the one layer that starts and ends an account
+		// (report.AccountStart, report.AccountDone); the engines report
+		// folders and messages.
+		r.Emit(report.Event{Kind: report.AccountStart, Time: time.Now(), Account: a.Name, Protocol: a.Protocol})
 		err := runAccount(c, a, start, kind, r, fn)
 		if err != nil {
 			failed = append(failed, err)
 		}
-		r.Emit(report.Event{Kind: report.AccountDone, Account: a.Name, Protocol: a.Protocol, Err: err})
+		r.Emit(report.Event{Kind: report.AccountDone, Time: time.Now(), Account: a.Name, Protocol: a.Protocol, Err: err})
 	}
 	if stop == nil {
 		stop = signalOf(c.Context)
@@ -238,10 +242,9 @@ func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRu
 }
 
 // runAccount runs one account: the state directory and lock, the secret,
-// then fn under the account's deadline. The engine's own end of the
-// account (report.AccountDone) is held back, since the CLI may still
-// change the error (a deadline, a failure that lasted too long); the
-// caller reports the returned error once.
+// then fn under the account's deadline. The caller reports the returned
+// error once, in its report.AccountDone: the CLI may still change the
+// engine's error (a deadline, a failure that lasted too long).
 func runAccount(c *cli.Context, a *config.Account, start time.Time, kind commandKind, r *report.Renderer, fn accountRun) error {
 	ctx := c.Context
 	if a.Deadline > 0 {
@@ -284,11 +287,15 @@ func runAccount(c *cli.Context, a *config.Account, start time.Time, kind command
 	return err
 }
 
-// accountSink passes an engine's events on to the renderer, except the
-// engine's report.AccountDone (runAccounts reports the account's end) and,
+// accountSink passes an engine's events on to the renderer, except,
 // once the account was stopped (a signal, the deadline), the errors that
 // the stop caused: each folder at work would report its own cancellation,
 // where one line says it all.
+//
+// Transition: fetch.Run and sync.Run still emit report.AccountStart and
+// report.AccountDone of their own; runAccounts is the one layer that
+// reports an account's start and end, so those are dropped here. Once the
+// engines emit folder and message events only, the first case goes.
 type accountSink struct {
 	ctx  context.Context
 	next report.Sink
@@ -296,7 +303,7 @@ type accountSink struct {
 
 func (s *accountSink) Emit(e report.Event) {
 	switch {
-	case e.Kind == report.AccountDone:
+	case e.Kind == report.AccountStart || e.Kind == report.AccountDone:
 		return
 	case e.Kind == report.Error && s.ctx.Err() != nil:
 		return

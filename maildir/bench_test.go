@@ -50,7 +50,7 @@ var mixText = func() []byte {
 // to a committer goroutine (one batch queued) that publishes it while the
 // next is staged.
 func deliverMix(tb testing.TB, dir string, sizes []int, batch int) {
-	s, err := Open(filepath.Join(dir, "Maildir"), LayoutMaildirPP)
+	s, err := openAt(tb, filepath.Join(dir, "Maildir"), LayoutMaildirPP)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -149,9 +149,7 @@ func syncBenchCases() []syncBenchCase {
 	for _, n := range slots {
 		cases = append(cases, syncBenchCase{fmt.Sprintf("fsync-pool=%d", n), func(b *testing.B) {
 			forceMode(b, syncEachFile)
-			old := fsyncSlots
-			fsyncSlots = n
-			b.Cleanup(func() { fsyncSlots = old })
+			setUpStores(b, func(s *Store) { s.syncSlots = make(chan struct{}, n) })
 		}})
 	}
 	return cases

@@ -102,12 +102,6 @@ func (s *Staged) Path() string {
 // at most).
 func (s *Staged) Header() Header { return s.header }
 
-// The fsyncs of a delivery; tests replace them to inject faults.
-var (
-	syncFile       = (*os.File).Sync
-	syncPublishDir = syncDir
-)
-
 // bufSize is the copy buffer of a delivery: a message of any size costs
 // this much memory, plus at most maxHeader for its header.
 const bufSize = 64 << 10
@@ -222,7 +216,7 @@ func (f *Folder) Stage(ctx context.Context, r io.Reader, opt StageOptions) (*Sta
 	}
 	st.done = make(chan struct{})
 	go func() {
-		err := syncFile(file)
+		err := f.store.seams.fileSync(file)
 		if cerr := file.Close(); err == nil {
 			err = cerr
 		}
@@ -280,7 +274,7 @@ func (f *Folder) Publish(staged ...*Staged) error {
 		st.mu.Unlock()
 	}
 	for _, dir := range dirs {
-		err := syncPublishDir(dir)
+		err := f.store.seams.publishDirSync(dir)
 		if err != nil {
 			errs = append(errs, localErr(fmt.Errorf("maildir: publish: %w", err)))
 		}

@@ -22,7 +22,10 @@ import (
 
 const testMsg = "From: Alice <alice@example.org>\r\nSubject: test\r\nMessage-ID: <t1@example.org>\r\n\r\nHello.\r\n"
 
-func TestDeliverNewAndCur(t *testing.T) { inEachSyncMode(t, testDeliverNewAndCur) }
+func TestDeliverNewAndCur(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testDeliverNewAndCur)
+}
 
 func testDeliverNewAndCur(t *testing.T) {
 	tests := []struct {
@@ -72,7 +75,10 @@ func testDeliverNewAndCur(t *testing.T) {
 	}
 }
 
-func TestDeliverModTime(t *testing.T) { inEachSyncMode(t, testDeliverModTime) }
+func TestDeliverModTime(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testDeliverModTime)
+}
 
 func testDeliverModTime(t *testing.T) {
 	f := openInbox(t)
@@ -101,7 +107,10 @@ func testDeliverModTime(t *testing.T) {
 	}
 }
 
-func TestStageConcurrent(t *testing.T) { inEachSyncMode(t, testStageConcurrent) }
+func TestStageConcurrent(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testStageConcurrent)
+}
 
 func testStageConcurrent(t *testing.T) {
 	s := openStore(t, LayoutMaildirPP)
@@ -183,7 +192,10 @@ func testStageConcurrent(t *testing.T) {
 	}
 }
 
-func TestDiscard(t *testing.T) { inEachSyncMode(t, testDiscard) }
+func TestDiscard(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testDiscard)
+}
 
 func testDiscard(t *testing.T) {
 	f := openInbox(t)
@@ -231,7 +243,10 @@ func (r *errReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestFailedDelivery(t *testing.T) { inEachSyncMode(t, testFailedDelivery) }
+func TestFailedDelivery(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testFailedDelivery)
+}
 
 func testFailedDelivery(t *testing.T) {
 	netErr := failure.Wrap(failure.Temporary, errors.New("connection reset by peer"))
@@ -301,7 +316,10 @@ type readerFunc func(p []byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-func TestPublishNeverOverwrites(t *testing.T) { inEachSyncMode(t, testPublishNeverOverwrites) }
+func TestPublishNeverOverwrites(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testPublishNeverOverwrites)
+}
 
 func testPublishNeverOverwrites(t *testing.T) {
 	f := openInbox(t)
@@ -326,6 +344,7 @@ func testPublishNeverOverwrites(t *testing.T) {
 }
 
 func TestLinkRenameFallback(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	writeFile(t, a, "A")
@@ -350,7 +369,10 @@ func TestLinkRenameFallback(t *testing.T) {
 
 // TestDeliverENOSPC fills a small tmpfs: a failed delivery leaves nothing
 // behind and says what failed where.
-func TestDeliverENOSPC(t *testing.T) { inEachSyncMode(t, testDeliverENOSPC) }
+func TestDeliverENOSPC(t *testing.T) {
+	t.Parallel()
+	inEachSyncMode(t, testDeliverENOSPC)
+}
 
 func testDeliverENOSPC(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -365,7 +387,7 @@ func testDeliverENOSPC(t *testing.T) {
 			t.Errorf("umount %s: %v: %s", mnt, err, out)
 		}
 	})
-	s, err := Open(filepath.Join(mnt, "Maildir"), LayoutMaildirPP)
+	s, err := openAt(t, filepath.Join(mnt, "Maildir"), LayoutMaildirPP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,6 +432,7 @@ func testDeliverENOSPC(t *testing.T) {
 }
 
 func TestHeaderCases(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	for _, row := range readTable(t, "headers/cases.txt") {
 		t.Run(row[0], func(t *testing.T) {
@@ -449,6 +472,7 @@ func sameHeader(a, b Header) bool {
 }
 
 func TestHeaderBounded(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("Message-ID: <early@x>\n")
 	for b.Len() < maxHeader+1000 {
@@ -542,7 +566,7 @@ func BenchmarkDeliver10000Small(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			c.set(b)
 			for b.Loop() {
-				s, err := Open(filepath.Join(b.TempDir(), "Maildir"), LayoutMaildirPP)
+				s, err := openAt(b, filepath.Join(b.TempDir(), "Maildir"), LayoutMaildirPP)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -575,17 +599,18 @@ func BenchmarkDeliver10000Small(b *testing.B) {
 // of the other mode: the messages are removed, nothing is left in tmp/,
 // new/ or cur/, and the error is LocalIO.
 func TestPublishFsyncFails(t *testing.T) {
+	t.Parallel()
 	eio := &fs.PathError{Op: "sync", Path: "x", Err: syscall.EIO}
 	tests := []struct {
 		name    string
 		mode    syncMode
-		inject  func()
+		inject  func(*seams)
 		wantErr string
 	}{
-		{"file fsync", syncEachFile, func() { syncFile = func(*os.File) error { return eio } }, ": fsync: input/output error"},
-		{"directory fsync", syncEachFile, func() { syncPublishDir = func(string) error { return eio } }, "input/output error"},
-		{"syncfs", syncWholeFS, func() { syncFS = func(*os.File) error { return syscall.EIO } }, ": syncfs: input/output error"},
-		{"directory fsync after syncfs", syncWholeFS, func() { syncPublishDir = func(string) error { return eio } }, "input/output error"},
+		{"file fsync", syncEachFile, func(s *seams) { s.syncFile = func(*os.File) error { return eio } }, ": fsync: input/output error"},
+		{"directory fsync", syncEachFile, func(s *seams) { s.syncPublishDir = func(string) error { return eio } }, "input/output error"},
+		{"syncfs", syncWholeFS, func(s *seams) { s.syncFS = func(*os.File) error { return syscall.EIO } }, ": syncfs: input/output error"},
+		{"directory fsync after syncfs", syncWholeFS, func(s *seams) { s.syncPublishDir = func(string) error { return eio } }, "input/output error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -593,10 +618,7 @@ func TestPublishFsyncFails(t *testing.T) {
 				t.Skip("syncfs is Linux's")
 			}
 			forceMode(t, tt.mode)
-			defer func(f func(*os.File) error, d func(string) error, s func(*os.File) error) {
-				syncFile, syncPublishDir, syncFS = f, d, s
-			}(syncFile, syncPublishDir, syncFS)
-			tt.inject()
+			setUpStores(t, func(s *Store) { tt.inject(&s.seams) })
 			f := openInbox(t)
 			var staged []*Staged
 			for _, opt := range []StageOptions{{}, {Flags: "S"}, {}} {

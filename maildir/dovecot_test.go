@@ -42,6 +42,7 @@ type dovecotMsg struct {
 var imapFlags = map[byte]string{'D': `\Draft`, 'F': `\Flagged`, 'R': `\Answered`, 'S': `\Seen`, 'T': `\Deleted`}
 
 func TestDovecotReadsOurMaildir(t *testing.T) {
+	t.Parallel()
 	// The tree must be reachable for Dovecot's mail processes (uid 65534
 	// when we are root): not under t.TempDir(), which is 0700.
 	base, err := os.MkdirTemp("", "maildir-dovecot-")

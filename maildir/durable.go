@@ -20,6 +20,13 @@ import (
 // that the next run fetches everything again. A dir that exists already is
 // left alone. Errors are failure.LocalIO.
 func MkdirAllDurable(dir string, perm os.FileMode) error {
+	return mkdirAllDurable(dir, perm, syncDir)
+}
+
+// mkdirAllDurable is MkdirAllDurable with syncNewDir as the fsync of a
+// directory it created, or of the parent it created one in: tests see
+// which.
+func mkdirAllDurable(dir string, perm os.FileMode, syncNewDir func(string) error) error {
 	dir = filepath.Clean(dir)
 	// The highest missing ancestor: every directory from its parent down
 	// gets a new entry and needs an fsync.
@@ -57,10 +64,6 @@ func MkdirAllDurable(dir string, perm os.FileMode) error {
 		}
 	}
 }
-
-// syncNewDir is the fsync of a directory MkdirAllDurable created, or of
-// the parent it created one in; tests replace it to see which.
-var syncNewDir = syncDir
 
 // syncDir fsyncs a directory, making the entries created, renamed or
 // removed in it durable. Without it a crash can undo a rename that the

@@ -8,6 +8,7 @@ import (
 )
 
 func TestEscapeFolderElem(t *testing.T) {
+	t.Parallel()
 	for _, row := range readTable(t, "folders.txt") {
 		name, pp, fsForm := row[0], row[1], row[2]
 		if got := EscapeFolderElem(name); got != pp {
@@ -25,6 +26,7 @@ func TestEscapeFolderElem(t *testing.T) {
 }
 
 func TestUnescapeFolderElemErrors(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"%", "a%2", "%G0", "%0g", "x%%"} {
 		if got, err := UnescapeFolderElem(s); err == nil {
 			t.Errorf("UnescapeFolderElem(%q) = %q, want an error", s, got)
@@ -36,6 +38,7 @@ func TestUnescapeFolderElemErrors(t *testing.T) {
 }
 
 func TestFolderDir(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	stores := map[string]*Store{}
 	for _, l := range []Layout{LayoutMaildirPP, LayoutFS} {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestFieldRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "abc", "a b", "%", "100%", "x\ny", "Entwürfe", "\x00\x7f~!", "%41"} {
 		enc := EncodeField(s)
 		if strings.ContainsAny(enc, " \n") || enc == "" {
@@ -41,6 +42,7 @@ func FuzzField(f *testing.F) {
 }
 
 func TestReadJournalLeavesTheFileAlone(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "j")
 	if _, err := ReadJournal(path); !os.IsNotExist(unwrapAll(err)) {
 		t.Fatalf("missing journal: %v", err)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestFindScan(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	ctx := context.Background()
 	a, err := f.Deliver(ctx, strings.NewReader(testMsg), StageOptions{})
@@ -84,6 +85,7 @@ func TestFindScan(t *testing.T) {
 }
 
 func TestSetFlags(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	st, err := f.Deliver(context.Background(), strings.NewReader(testMsg), StageOptions{})
 	if err != nil {
@@ -143,6 +145,7 @@ func TestSetFlags(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	st, err := f.Deliver(context.Background(), strings.NewReader(testMsg), StageOptions{})
 	if err != nil {
@@ -158,6 +161,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestCleanTmp(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, LayoutMaildirPP)
 	dir, _ := s.FolderDir([]string{"Old"})
 	// Leftovers of a crash before the folder is opened; a directory in

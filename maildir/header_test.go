@@ -11,6 +11,7 @@ import (
 
 // ReadHeader decodes what a delivery would, however the header arrives.
 func TestReadHeader(t *testing.T) {
+	t.Parallel()
 	raw := "Received: x\r\nFrom: =?utf-8?q?Ann_Sch=C3=A4fer?= <ann@example.org>\r\nSubject: =?utf-8?b?SGFsbG8gV2VsdA==?=\r\n" +
 		"Message-ID: <a@b>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n"
 	for name, r := range map[string]func() Header{

@@ -9,6 +9,7 @@ import (
 )
 
 func TestFolderIdentity(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "Mail")
 	if id, err := ReadID(root); err != nil || id != "" {
 		t.Fatalf("ReadID of a missing folder = %q, %v; want none", id, err)
@@ -67,6 +68,7 @@ func TestFolderIdentity(t *testing.T) {
 }
 
 func TestFolderIdentityDamagedAndRaced(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	s, _ := Open(root, LayoutFS)
 	f, _ := s.Folder([]string{"Archive"})
@@ -118,15 +120,15 @@ func TestFolderIdentityDamagedAndRaced(t *testing.T) {
 // the highest one, so that a power cut after a complete run cannot make a
 // state directory (and the journal in it) unreachable.
 func TestMkdirAllDurable(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	var synced []string
-	defer func(f func(string) error) { syncNewDir = f }(syncNewDir)
-	syncNewDir = func(dir string) error {
+	syncNewDir := func(dir string) error {
 		synced = append(synced, dir)
 		return syncDir(dir)
 	}
 	dir := filepath.Join(base, ".local", "state", "mailfetch", "work")
-	if err := MkdirAllDurable(dir, 0o700); err != nil {
+	if err := mkdirAllDurable(dir, 0o700, syncNewDir); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -146,13 +148,13 @@ func TestMkdirAllDurable(t *testing.T) {
 	}
 	// An existing directory costs nothing.
 	synced = nil
-	if err := MkdirAllDurable(dir, 0o700); err != nil || len(synced) != 0 {
+	if err := mkdirAllDurable(dir, 0o700, syncNewDir); err != nil || len(synced) != 0 {
 		t.Fatalf("existing dir: %v, fsynced %q", err, synced)
 	}
 	// One new level below an existing one: it and its parent.
 	synced = nil
 	sub := filepath.Join(dir, "imap")
-	if err := MkdirAllDurable(sub, 0o700); err != nil || !slices.Equal(synced, []string{sub, dir}) {
+	if err := mkdirAllDurable(sub, 0o700, syncNewDir); err != nil || !slices.Equal(synced, []string{sub, dir}) {
 		t.Fatalf("one level: %v, fsynced %q", err, synced)
 	}
 	// A file in the way is an error, not a silent success.

@@ -13,6 +13,7 @@ import (
 )
 
 func TestJournalCases(t *testing.T) {
+	t.Parallel()
 	for _, row := range readTable(t, "journal/cases.txt") {
 		t.Run(row[0], func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "journal", row[0]))
@@ -79,6 +80,7 @@ func assertJournalFile(t *testing.T, path string, recs [][]byte) {
 }
 
 func TestJournalAppendReopen(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "j")
 	j, recs, err := OpenJournal(path)
 	if err != nil || len(recs) != 0 {
@@ -118,6 +120,7 @@ func TestJournalAppendReopen(t *testing.T) {
 // record: the records before it survive, the torn one is cut away, and an
 // append after it reads back well.
 func TestJournalTornTail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "j")
 	first := [][]byte{[]byte("pending 1 1700000000.M1P1Q1R00.host,S=10"), []byte("done 1")}
@@ -172,6 +175,7 @@ func TestJournalTornTail(t *testing.T) {
 }
 
 func TestJournalRewrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "j")
 	j, _, err := OpenJournal(path)
@@ -265,6 +269,7 @@ func equalRecords(a, b [][]byte) bool {
 }
 
 func TestWriteFileAtomic(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
 	for _, content := range []string{"first", "second, longer", ""} {
@@ -287,6 +292,7 @@ func TestWriteFileAtomic(t *testing.T) {
 // A replace killed before its rename leaves a hidden temporary file;
 // RemoveStaleTemps removes such files once they are old, and nothing else.
 func TestRemoveStaleTemps(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.journal")
 	if err := WriteFileAtomic(path, []byte("data\n"), 0o600); err != nil {

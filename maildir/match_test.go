@@ -39,6 +39,7 @@ func headerOnly(msg []byte) []byte {
 }
 
 func TestMatchKeys(t *testing.T) {
+	t.Parallel()
 	for _, row := range readTable(t, "matchkeys.txt") {
 		msg, id, digested := []byte(row[0]), row[1], row[2]
 		size, err := strconv.ParseInt(row[3], 10, 64)
@@ -77,6 +78,7 @@ func TestMatchKeys(t *testing.T) {
 // The IMAP engine's MDA digest is taken of the Message-ID with "<>"
 // trimmed: for a bracketed id, NormalizeMessageID gives the same string.
 func TestNormalizeMessageIDAsTrim(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"<a@b>", " <x.y@z> ", "<\n folded@x>"} {
 		trimmed := strings.Trim(strings.Join(strings.Fields(s), ""), "<>")
 		if got := NormalizeMessageID(s); got != trimmed {
@@ -126,6 +128,7 @@ func FuzzMatchKey(f *testing.F) {
 }
 
 func TestIndexMatches(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join(t.TempDir(), "Mail")
 	// A folder that does not exist has no messages, and stays missing.
 	if ix, err := IndexMatches(root, []MatchKey{{Size: 1}}, nil); err != nil || ix.Len() != 0 {

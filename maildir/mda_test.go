@@ -18,6 +18,7 @@ import (
 // delivery kills the command's process group, which TestMDATimeout checks.
 
 func TestMDADeliver(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	m := &MDA{Command: "cat > '" + out + "'; echo stdout is discarded"}
@@ -53,6 +54,7 @@ func TestMDADeliver(t *testing.T) {
 }
 
 func TestMDAAcceptsEarly(t *testing.T) {
+	t.Parallel()
 	// A command that exits 0 without reading its input has accepted the
 	// message; the rest of the reader is consumed.
 	r := strings.NewReader(testMsg + strings.Repeat("x", 4<<20))
@@ -66,6 +68,7 @@ func TestMDAAcceptsEarly(t *testing.T) {
 }
 
 func TestMDAFailure(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, command string
 		want          []string
@@ -106,6 +109,7 @@ func TestMDAFailure(t *testing.T) {
 
 // TestMDATimeout: the command and what it started are killed.
 func TestMDATimeout(t *testing.T) {
+	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	m := &MDA{
 		Command: "sleep 300 & echo $! > '" + pidFile + "'; cat >/dev/null; wait",
@@ -126,6 +130,7 @@ func TestMDATimeout(t *testing.T) {
 // TestMDAReaderFails: a message cut short must not reach the command's
 // end of input, where it would deliver the truncated message.
 func TestMDAReaderFails(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "delivered")
 	m := &MDA{Command: "cat >/dev/null && touch '" + marker + "'"}

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseName(t *testing.T) {
+	t.Parallel()
 	for _, row := range readTable(t, "names.txt") {
 		base := row[0]
 		t.Run(base, func(t *testing.T) {
@@ -69,6 +70,7 @@ func FuzzParseName(f *testing.F) {
 }
 
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want Flags
@@ -108,6 +110,7 @@ func TestFlags(t *testing.T) {
 }
 
 func TestNewUnique(t *testing.T) {
+	t.Parallel()
 	re := regexp.MustCompile(`^\d+\.M\d+P\d+Q\d+R[0-9a-f]{16}\.[^/:!,]+(,S=\d+)?$`)
 	seen := map[string]bool{}
 	for i := range 1000 {
@@ -135,6 +138,7 @@ func TestNewUnique(t *testing.T) {
 }
 
 func TestEscapeHost(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"mail.example.org", "mail.example.org"},
 		{"a/b:c", `a\057b\072c`},

@@ -29,7 +29,7 @@ type DirStamp struct {
 // of it is trusted on a file system that stamps changes with the coarse,
 // once-per-tick clock (a tick is at most 10 ms): a change in the same tick
 // after the Stamp was taken would get the same time and go unseen.
-var settleTime = time.Second // a variable for tests
+const settleTime = time.Second
 
 // ReadStamp returns the Stamp of the Maildir folder in dir, and whether it
 // can be trusted: whether every later change to new/ or cur/ is sure to
@@ -40,6 +40,12 @@ var settleTime = time.Second // a variable for tests
 // more than settleTime ago; and never elsewhere (network file systems
 // take the server's clock, and other systems are not known well enough).
 func ReadStamp(dir string) (Stamp, bool, error) {
+	return readStamp(dir, stampPrecision, settleTime)
+}
+
+// readStamp is ReadStamp with the file system's precision and the settle
+// time given: tests pretend either.
+func readStamp(dir string, precisionOf func(dir string) precision, settleTime time.Duration) (Stamp, bool, error) {
 	var s Stamp
 	var err error
 	now := time.Now()
@@ -64,9 +70,6 @@ func ReadStamp(dir string) (Stamp, bool, error) {
 func (s Stamp) String() string {
 	return fmt.Sprintf("%d:%d:%d/%d:%d:%d", s.New.Dev, s.New.Ino, s.New.Changed, s.Cur.Dev, s.Cur.Ino, s.Cur.Changed)
 }
-
-// precisionOf is stampPrecision; tests replace it.
-var precisionOf = stampPrecision
 
 // precision is how far a file system's directory times can be trusted
 // to change with every change.

@@ -3,6 +3,7 @@ package maildir
 import "testing"
 
 func TestKernelAtLeast(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		release      string
 		major, minor int

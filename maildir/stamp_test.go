@@ -23,8 +23,9 @@ func mustStamp(t *testing.T, f *Folder) (Stamp, bool) {
 // changes the Stamp, even right after it was taken: on this machine's file
 // systems (multigrain timestamps) without any wait.
 func TestStampSeesEveryChange(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
-	if precisionOf(f.Dir()) != stampExact {
+	if stampPrecision(f.Dir()) != stampExact {
 		t.Skipf("the file system of %s has no multigrain timestamps (Linux 6.13+ with ext4, xfs, btrfs or tmpfs)", f.Dir())
 	}
 	cur := filepath.Join(f.Dir(), "cur")
@@ -91,11 +92,19 @@ func TestStampSeesEveryChange(t *testing.T) {
 // On a file system with coarse timestamps a Stamp is trusted only once
 // both directories have settled; on an unknown one, never.
 func TestStampTrust(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
-	defer func(p func(string) precision, d time.Duration) { precisionOf, settleTime = p, d }(precisionOf, settleTime)
+	precisionOf := func(string) precision { return stampCoarse }
+	settleTime := time.Hour
+	mustStamp := func(t *testing.T, f *Folder) (Stamp, bool) {
+		t.Helper()
+		s, ok, err := readStamp(f.Dir(), precisionOf, settleTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, ok
+	}
 
-	precisionOf = func(string) precision { return stampCoarse }
-	settleTime = time.Hour
 	if _, ok := mustStamp(t, f); ok {
 		t.Error("coarse: a Stamp of directories changed just now is trusted")
 	}
@@ -119,6 +128,7 @@ func TestStampTrust(t *testing.T) {
 }
 
 func TestStampErrors(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	if err := os.Remove(filepath.Join(f.Dir(), "new")); err != nil {
 		t.Fatal(err)
@@ -135,6 +145,7 @@ func TestStampErrors(t *testing.T) {
 }
 
 func TestStampString(t *testing.T) {
+	t.Parallel()
 	f := openInbox(t)
 	s, _ := mustStamp(t, f)
 	if s.New.Ino == 0 || s.Cur.Changed == 0 || s.New == s.Cur {

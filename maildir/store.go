@@ -53,8 +53,8 @@ func (l Layout) String() string {
 // fsyncSlots bounds the fsyncs in flight per Store (in the syncEachFile
 // mode). Each one holds an open file; 32 keep a disk busy (ext4: about
 // twice the rate of one after another, see PEERS.md) while the
-// descriptors stay few. A variable for the benchmarks.
-var fsyncSlots = 32
+// descriptors stay few. (The benchmarks give a Store other sizes.)
+const fsyncSlots = 32
 
 // staleTmpAge is how old a file in tmp/ must be before it is taken for the
 // leftover of a crashed delivery: the spec's 36 hours.
@@ -73,6 +73,7 @@ type Store struct {
 	view   bool // OpenView: reads only
 	// syncSlots holds a token for every fsync in flight (see Folder.Stage).
 	syncSlots chan struct{}
+	seams     seams // what tests replace
 
 	mu      sync.Mutex
 	folders map[string]*Folder // by directory: Folder returns one *Folder per folder

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, dir string) // makes dir what the case needs
@@ -80,6 +81,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestOpenPermissionDenied(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() == 0 {
 		t.Skip("root is not denied")
 	}
@@ -120,6 +122,7 @@ func TestOpenRelativeAndLayout(t *testing.T) {
 }
 
 func TestFolderCreate(t *testing.T) {
+	t.Parallel()
 	for _, layout := range []Layout{LayoutMaildirPP, LayoutFS} {
 		t.Run(layout.String(), func(t *testing.T) {
 			s := openStore(t, layout)
@@ -163,6 +166,7 @@ func TestFolderCreate(t *testing.T) {
 }
 
 func TestFolderRefusesNonMaildir(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, LayoutMaildirPP)
 	dir, _ := s.FolderDir([]string{"Notes"})
 	writeFile(t, dir, "a file")
@@ -177,6 +181,7 @@ func TestFolderRefusesNonMaildir(t *testing.T) {
 }
 
 func TestFolders(t *testing.T) {
+	t.Parallel()
 	for _, layout := range []Layout{LayoutMaildirPP, LayoutFS} {
 		t.Run(layout.String(), func(t *testing.T) {
 			s := openStore(t, layout)
@@ -223,7 +228,7 @@ func TestFolders(t *testing.T) {
 
 func openStore(t testing.TB, layout Layout) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "Maildir"), layout)
+	s, err := openAt(t, filepath.Join(t.TempDir(), "Maildir"), layout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 )
 
 // syncMode is how the bytes of staged messages are made durable before
@@ -30,17 +29,13 @@ func (m syncMode) String() string {
 	return fmt.Sprintf("syncMode(%d)", int(m))
 }
 
-// forceSyncMode, when not 0, is the mode of every file system a Store
-// opens from then on, whatever the file system: tests run the same
-// deliveries and faults in both modes.
-var forceSyncMode atomic.Int32
-
 // fileSystem is one file system (one device number) that a Store delivers
 // to, and how it makes deliveries durable there. The mode is decided once,
 // when the first folder on the device is opened.
 type fileSystem struct {
-	mode syncMode
-	why  string // what the mode was decided on, for tests and debugging
+	mode  syncMode
+	why   string // what the mode was decided on, for tests and debugging
+	seams *seams // the Store's
 
 	// In the syncWholeFS mode, fdMu guards dir, outstanding and staged.
 	// dir is a directory on the file system (a folder's tmp/), opened
@@ -151,7 +146,7 @@ func (fsys *fileSystem) sync() (uint64, error) {
 	fsys.outstanding++ // dir stays open through the syncfs
 	fsys.fdMu.Unlock()
 	defer fsys.end()
-	if err := syncFS(dir); err != nil {
+	if err := fsys.seams.fsSync(dir); err != nil {
 		// Any file started so far may have been written back, and
 		// failed, before this syncfs returned.
 		fsys.fdMu.Lock()
@@ -169,15 +164,15 @@ func (s *Store) fileSystemOf(tmpDir string) *fileSystem {
 	if err != nil {
 		// Unknown: fsync each file, and decide again for the next
 		// folder.
-		return &fileSystem{mode: syncEachFile, why: err.Error()}
+		return &fileSystem{mode: syncEachFile, why: err.Error(), seams: &s.seams}
 	}
 	if fsys := s.fileSystems[dev]; fsys != nil {
 		return fsys
 	}
-	if m := syncMode(forceSyncMode.Load()); m != 0 {
-		mode, why = m, "forced by a test"
+	if s.seams.mode != 0 {
+		mode, why = s.seams.mode, "forced by a test"
 	}
-	fsys := &fileSystem{mode: mode, why: why}
+	fsys := &fileSystem{mode: mode, why: why, seams: &s.seams}
 	s.fileSystems[dev] = fsys
 	return fsys
 }

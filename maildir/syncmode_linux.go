@@ -7,9 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncFS flushes the file system holding f (syncfs(2)); tests replace it
-// to inject faults.
-var syncFS = func(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
+// syncFS flushes the file system holding f (syncfs(2)).
+func syncFS(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
 
 // wholeFSTypes are the file systems whose syncfs(2) is known to write
 // back every dirty file and commit its metadata, and to report writeback

@@ -18,6 +18,7 @@ import (
 )
 
 func TestSyncModeFor(t *testing.T) {
+	t.Parallel()
 	const (
 		ext4    = 0xEF53
 		xfs     = 0x58465342
@@ -65,6 +66,7 @@ func TestSyncModeFor(t *testing.T) {
 // TestSyncModeOfStore checks the mode a Store picks for real file systems:
 // decided once per device, shared by the folders on it.
 func TestSyncModeOfStore(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("syncfs(2) is Linux's")
 	}
@@ -164,6 +166,7 @@ func umount(t *testing.T, dir string) {
 // TestSyncfsDescriptor checks that the syncfs descriptor is opened before
 // the first file of a batch and closed when nothing is staged any more.
 func TestSyncfsDescriptor(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("syncfs(2) is Linux's")
 	}
@@ -205,20 +208,22 @@ func TestSyncfsDescriptor(t *testing.T) {
 // one syncfs only, and it may have been that batch's file that failed.
 // A batch started after the failure is delivered.
 func TestSyncfsFailureSpansBatches(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("syncfs(2) is Linux's")
 	}
 	forceMode(t, syncWholeFS)
-	defer func(s func(*os.File) error, d func(string) error) { syncFS, syncPublishDir = s, d }(syncFS, syncPublishDir)
 	calls := 0
-	syncFS = func(f *os.File) error {
-		if calls++; calls == 1 {
-			return syscall.EIO
-		}
-		return unix.Syncfs(int(f.Fd()))
-	}
 	dirSyncs := 0
-	syncPublishDir = func(dir string) error { dirSyncs++; return syncDir(dir) }
+	setUpStores(t, func(s *Store) {
+		s.seams.syncFS = func(f *os.File) error {
+			if calls++; calls == 1 {
+				return syscall.EIO
+			}
+			return unix.Syncfs(int(f.Fd()))
+		}
+		s.seams.syncPublishDir = func(dir string) error { dirSyncs++; return syncDir(dir) }
+	})
 
 	f := openInbox(t)
 	stage := func(n int) []*Staged {
@@ -269,6 +274,7 @@ func TestSyncfsFailureSpansBatches(t *testing.T) {
 // intact on the disk, read back after the file system was unmounted and
 // mounted again, and at least one Publish must fail.
 func TestPublishWritebackError(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("writes 100 MB")
 	}
@@ -318,7 +324,7 @@ func testPublishWritebackError(t *testing.T) {
 		}
 	})
 
-	s, err := Open(filepath.Join(mnt, "Maildir"), LayoutMaildirPP)
+	s, err := openAt(t, filepath.Join(mnt, "Maildir"), LayoutMaildirPP)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 // syncFS is syncfs(2), which only Linux has; no file system takes the
 // syncWholeFS mode elsewhere unless a test forces it.
-var syncFS = func(*os.File) error { return errors.ErrUnsupported }
+func syncFS(*os.File) error { return errors.ErrUnsupported }
 
 // probeFileSystem returns the device of dir and the mode its file system
 // takes: outside Linux, always an fsync per file.

@@ -22,12 +22,6 @@ func inEachSyncMode(t *testing.T, test func(t *testing.T)) {
 	}
 }
 
-// forceMode makes m the mode of the stores the test opens.
-func forceMode(t testing.TB, m syncMode) {
-	old := forceSyncMode.Swap(int32(m))
-	t.Cleanup(func() { forceSyncMode.Store(old) })
-}
-
 // assertReleased checks that no staged file of f's file system is left
 // outstanding, and that its syncfs descriptor is closed.
 func assertReleased(t testing.TB, f *Folder) {

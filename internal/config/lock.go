@@ -24,10 +24,6 @@ const (
 	lockPollMax = 500 * time.Millisecond
 )
 
-// lockRetryHook, when set by a test, runs before each wait for a held
-// lock.
-var lockRetryHook func()
-
 // Lock takes an exclusive lock on the file at path, creating it (0600) and
 // its directories (0700) as needed, and writes this process's pid into it.
 // The lock lasts until release is called or the process ends; release is
@@ -39,15 +35,22 @@ var lockRetryHook func()
 // or ctx is done, and then fails with failure.Locked (wrapping ctx.Err() in
 // the last case). Other errors are failure.LocalIO.
 func Lock(ctx context.Context, path string, wait time.Duration) (release func() error, err error) {
-	return lock(ctx, path, wait, path)
+	return locker{}.lock(ctx, path, wait, path)
 }
 
 // Lock is Lock on the account's LockPath, with errors that name the account.
 func (a *Account) Lock(ctx context.Context, wait time.Duration) (release func() error, err error) {
-	return lock(ctx, a.LockPath(), wait, fmt.Sprintf("account %q", a.Name))
+	return locker{}.lock(ctx, a.LockPath(), wait, fmt.Sprintf("account %q", a.Name))
 }
 
-func lock(ctx context.Context, path string, wait time.Duration, what string) (func() error, error) {
+// locker takes locks. Its zero value is what Lock uses; tests set its
+// hook.
+type locker struct {
+	// beforeWait, when set, runs before each wait for a held lock.
+	beforeWait func()
+}
+
+func (l locker) lock(ctx context.Context, path string, wait time.Duration, what string) (func() error, error) {
 	if err := maildir.MkdirAllDurable(filepath.Dir(path), 0o700); err != nil {
 		return nil, failure.Wrap(failure.LocalIO, fmt.Errorf("lock: %w", err))
 	}
@@ -77,8 +80,8 @@ func lock(ctx context.Context, path string, wait time.Duration, what string) (fu
 			f.Close()
 			return nil, failure.New(failure.Locked, fmt.Sprintf("%s is still locked by another mailfetch run%s after waiting %s", what, holder, wait))
 		}
-		if lockRetryHook != nil {
-			lockRetryHook()
+		if l.beforeWait != nil {
+			l.beforeWait()
 		}
 		t := time.NewTimer(min(delay, left))
 		select {

@@ -48,6 +48,7 @@ func holdLock(path string) int {
 }
 
 func TestLockCreatesPrivateFile(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state", "work")
 	path := filepath.Join(dir, "lock")
 	release, err := Lock(context.Background(), path, 0)
@@ -84,6 +85,7 @@ func TestLockCreatesPrivateFile(t *testing.T) {
 }
 
 func TestLockHeldFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lock")
 	release, err := Lock(context.Background(), path, 0)
 	if err != nil {
@@ -113,23 +115,22 @@ func TestLockHeldFailsAtOnce(t *testing.T) {
 // waiting (from the hook that runs before each wait), so the second must
 // have retried to succeed.
 func TestLockWaitsForRelease(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lock")
 	release, err := Lock(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waits := 0
-	lockRetryHook = func() {
+	l := locker{beforeWait: func() {
 		waits++
 		if waits == 1 {
 			if err := release(); err != nil {
 				t.Error(err)
 			}
 		}
-	}
-	defer func() { lockRetryHook = nil }()
-
-	release2, err := Lock(context.Background(), path, time.Minute)
+	}}
+	release2, err := l.lock(context.Background(), path, time.Minute, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +141,7 @@ func TestLockWaitsForRelease(t *testing.T) {
 }
 
 func TestLockWaitGivesUp(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lock")
 	release, err := Lock(context.Background(), path, 0)
 	if err != nil {
@@ -154,15 +156,14 @@ func TestLockWaitGivesUp(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	lockRetryHook = cancel
-	defer func() { lockRetryHook = nil }()
-	_, err = Lock(ctx, path, time.Hour)
+	_, err = locker{beforeWait: cancel}.lock(ctx, path, time.Hour, path)
 	if failure.KindOf(err) != failure.Locked || !errors.Is(err, context.Canceled) {
 		t.Errorf("after cancel: %v (kind %v)", err, failure.KindOf(err))
 	}
 }
 
 func TestLockErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
@@ -179,6 +180,7 @@ func TestLockErrors(t *testing.T) {
 // binary, see TestMain): the parent must see it held, with the child's pid,
 // and get it once the child lets go.
 func TestLockAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lock")
 	exe, err := os.Executable()
 	if err != nil {

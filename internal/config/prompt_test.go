@@ -61,6 +61,7 @@ func openPTY(t *testing.T) (*os.File, string) {
 // a pseudo-terminal: the prompt must appear there, and what is typed must
 // come back as the secret without being echoed.
 func TestSecretPrompt(t *testing.T) {
+	t.Parallel()
 	master, slavePath := openPTY(t)
 	slave, err := os.OpenFile(slavePath, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {

@@ -27,10 +27,6 @@ const maxSecretLine = 64 << 10
 // its output open after it exited or was killed.
 const waitDelay = time.Second
 
-// stdinIsTerminal says whether there is a person to prompt. A variable, so
-// that tests can pretend either way.
-var stdinIsTerminal = func() bool { return term.IsTerminal(syscall.Stdin) }
-
 // SecretOptions adjust how Secret runs password-command.
 type SecretOptions struct {
 	// CommandStderr receives password-command's standard error as the
@@ -39,6 +35,17 @@ type SecretOptions struct {
 	// secret there (a debug mode, a misplaced redirection), and a log keeps
 	// what it is given. nil: the stderr is counted, never shown.
 	CommandStderr io.Writer
+
+	// stdinIsTerminal says whether there is a person to prompt; nil asks
+	// standard input. Tests pretend either way.
+	stdinIsTerminal func() bool
+}
+
+func (o SecretOptions) canPrompt() bool {
+	if o.stdinIsTerminal != nil {
+		return o.stdinIsTerminal()
+	}
+	return term.IsTerminal(syscall.Stdin)
 }
 
 // Secret returns the account's password, or the OAuth2 token for xoauth2 and
@@ -70,7 +77,7 @@ func (a *Account) SecretWith(ctx context.Context, opt SecretOptions) (string, er
 	case fromConfig:
 		return a.Password, nil
 	default:
-		secret, err = a.promptSecret(ctx)
+		secret, err = a.promptSecret(ctx, opt.canPrompt())
 	}
 	if err != nil {
 		err = fmt.Errorf("account %q: %w", a.Name, err)
@@ -277,8 +284,8 @@ func (a *Account) envSecret() (string, error) {
 }
 
 // promptSecret asks on the terminal, without echo.
-func (a *Account) promptSecret(ctx context.Context) (string, error) {
-	if !stdinIsTerminal() {
+func (a *Account) promptSecret(ctx context.Context, canPrompt bool) (string, error) {
+	if !canPrompt {
 		return "", errors.New("no password source: set password-command, password-file or password-env " +
 			"(standard input is not a terminal, so there is no one to ask)")
 	}

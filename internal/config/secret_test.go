@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,14 +16,9 @@ import (
 	"github.com/mailfetch/mailfetch/internal/failure"
 )
 
-// noTerminal makes the test run as if standard input were not a terminal,
+// noTerminal makes Secret run as if standard input were not a terminal,
 // whatever `go test` was given.
-func noTerminal(t *testing.T) {
-	t.Helper()
-	saved := stdinIsTerminal
-	stdinIsTerminal = func() bool { return false }
-	t.Cleanup(func() { stdinIsTerminal = saved })
-}
+var noTerminal = SecretOptions{stdinIsTerminal: func() bool { return false }}
 
 func writeSecretFile(t *testing.T, data string, mode os.FileMode) string {
 	t.Helper()
@@ -37,7 +33,6 @@ func writeSecretFile(t *testing.T, data string, mode os.FileMode) string {
 }
 
 func TestSecret(t *testing.T) {
-	noTerminal(t)
 	const secret = "hunter2"
 	t.Setenv("MF_TEST_SECRET", secret)
 	t.Setenv("MF_TEST_EMPTY", "")
@@ -124,7 +119,7 @@ func TestSecret(t *testing.T) {
 			if a.Name == "" {
 				a.Name = "work"
 			}
-			got, err := a.Secret(context.Background())
+			got, err := a.SecretWith(context.Background(), noTerminal)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -157,6 +152,7 @@ func TestSecret(t *testing.T) {
 }
 
 func TestPasswordSource(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		a    Account
 		want string
@@ -177,15 +173,14 @@ func TestPasswordSource(t *testing.T) {
 // its output open: Secret must return after the timeout, and neither the
 // shell nor its child may survive.
 func TestSecretCommandTimeout(t *testing.T) {
-	noTerminal(t)
+	t.Parallel()
 	pids := filepath.Join(t.TempDir(), "pids")
 	a := &Account{
 		Name:            "work",
-		PasswordCommand: `echo $$ > "$PIDS"; sleep 600 & echo $! >> "$PIDS"; wait`,
+		PasswordCommand: fmt.Sprintf(`echo $$ > '%[1]s'; sleep 600 & echo $! >> '%[1]s'; wait`, pids),
 		PasswordTimeout: time.Second,
 	}
-	t.Setenv("PIDS", pids)
-	_, err := a.Secret(context.Background())
+	_, err := a.SecretWith(context.Background(), noTerminal)
 	if err == nil {
 		t.Fatal("a hanging command gave a secret")
 	}
@@ -236,11 +231,11 @@ func waitGone(t *testing.T, pid int) {
 }
 
 func TestSecretCommandCancelled(t *testing.T) {
-	noTerminal(t)
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	a := &Account{Name: "work", PasswordCommand: "sleep 600"}
-	_, err := a.Secret(ctx)
+	_, err := a.SecretWith(ctx, noTerminal)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -249,11 +244,10 @@ func TestSecretCommandCancelled(t *testing.T) {
 // TestSecretCommandLeftoverChild: a command that succeeds but leaves a
 // child holding its output still gives its first line.
 func TestSecretCommandLeftoverChild(t *testing.T) {
-	noTerminal(t)
+	t.Parallel()
 	pids := filepath.Join(t.TempDir(), "pids")
-	t.Setenv("PIDS", pids)
-	a := &Account{Name: "work", PasswordCommand: `echo pw; sleep 600 & echo $! > "$PIDS"`}
-	got, err := a.Secret(context.Background())
+	a := &Account{Name: "work", PasswordCommand: fmt.Sprintf(`echo pw; sleep 600 & echo $! > '%s'`, pids)}
+	got, err := a.SecretWith(context.Background(), noTerminal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +267,7 @@ func TestSecretCommandLeftoverChild(t *testing.T) {
 }
 
 func TestBuffers(t *testing.T) {
+	t.Parallel()
 	h := &headBuffer{limit: 5}
 	for _, s := range []string{"ab", "cd", "efg", "h"} {
 		if n, err := h.Write([]byte(s)); n != len(s) || err != nil {
@@ -309,10 +304,10 @@ func TestBuffers(t *testing.T) {
 // command's stderr goes there as it is written, and the error points at
 // it; the error itself still holds none of it.
 func TestSecretCommandStderrShown(t *testing.T) {
-	noTerminal(t)
+	t.Parallel()
 	var shown bytes.Buffer
 	a := &Account{Name: "work", PasswordCommand: "echo 'gpg: decryption failed: No secret key' >&2; exit 2"}
-	_, err := a.SecretWith(context.Background(), SecretOptions{CommandStderr: &shown})
+	_, err := a.SecretWith(context.Background(), SecretOptions{CommandStderr: &shown, stdinIsTerminal: noTerminal.stdinIsTerminal})
 	if err == nil || !strings.Contains(err.Error(), "password-command failed (exit status 2); its stderr is shown above") {
 		t.Fatalf("error %v", err)
 	}
@@ -327,11 +322,10 @@ func TestSecretCommandStderrShown(t *testing.T) {
 // The variable that password-env names holds a password: password-command
 // does not get it (nor any command mailfetch starts, see SecretVariables).
 func TestSecretCommandEnvironment(t *testing.T) {
-	noTerminal(t)
 	t.Setenv("MF_TEST_PW_VAR", "hunter2-in-env")
 	t.Setenv("MF_TEST_OTHER", "kept")
 	a := &Account{Name: "work", PasswordCommand: `echo "${MF_TEST_PW_VAR:-unset}|$MF_TEST_OTHER"`, PasswordEnv: "MF_TEST_PW_VAR"}
-	got, err := a.Secret(context.Background())
+	got, err := a.SecretWith(context.Background(), noTerminal)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 // Package report carries what the engines do to the user. The engines
-// (fetch/ for POP3, sync/ for IMAP) emit Events to a Sink; the CLI chooses
-// the Sink that renders them: a progress display on a terminal, JSON Lines
-// with --json, nothing but errors with --quiet.
+// (fetch/ for POP3, sync/ for IMAP) emit folder and message Events to a
+// Sink; the CLI's account loop emits AccountStart and AccountDone around
+// each account, and is the only layer that does. The CLI's Sink is a
+// Renderer: it keeps the totals and hands each event to one printer,
+// chosen from its Options: text lines (with progress bars above them on a
+// terminal), JSON Lines with --json, nothing but errors with --quiet.
 package report
 
 import (
@@ -12,7 +15,8 @@ import (
 type Kind string
 
 const (
-	// AccountStart: a session with the server is about to start.
+	// AccountStart: the CLI is about to run an account (lock, password,
+	// then the engine's session with the server).
 	AccountStart Kind = "account-start"
 	// FolderStart: a folder (IMAP) or the maildrop (POP3) was planned;
 	// Count and Bytes give the messages and bytes to fetch.
@@ -38,7 +42,8 @@ const (
 	Error Kind = "error"
 	// FolderDone: one folder is finished.
 	FolderDone Kind = "folder-done"
-	// AccountDone: the session with the server ended (Err set on failure).
+	// AccountDone: the CLI is done with an account (Err set on failure,
+	// with the error the account's exit code comes from).
 	AccountDone Kind = "account-done"
 )
 
@@ -64,7 +69,7 @@ type Event struct {
 	Subject   string
 	Date      time.Time
 
-	// Counts for FolderStart/FolderDone/AccountDone.
+	// Counts for FolderStart and FolderDone.
 	Count int64
 	Bytes int64
 

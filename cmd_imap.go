@@ -35,7 +35,7 @@ func imapCommand() *cli.Command {
 					"UIDVALIDITY and UID; a UIDVALIDITY change is repaired by re-matching, not by re-downloading.\n" +
 					"With --mda the sync becomes a one-way fetch of new mail into the command: UIDs are tracked,\n" +
 					"flags are not, since a pipe keeps no files.\n\n" + exitCodesHelp,
-				Flags:  concat(runFlags(), accountFlags(), imapSyncFlags()),
+				Flags:  concat(runFlags(), []cli.Flag{accountJobsFlag()}, accountFlags(), imapSyncFlags()),
 				Action: runIMAPSync,
 			},
 			{

@@ -20,7 +20,7 @@ func pop3Command() *cli.Command {
 			"server once the message is safely on disk (fsynced and recorded). With --keep the mail stays on\n" +
 			"the server and each message is fetched once, tracked by UIDL. A run killed at any moment loses\n" +
 			"nothing and, run again, fetches nothing twice.\n\n" + exitCodesHelp,
-		Flags:  concat(runFlags(), accountFlags(), pop3Flags()),
+		Flags:  concat(runFlags(), []cli.Flag{accountJobsFlag()}, accountFlags(), pop3Flags()),
 		Action: runPOP3,
 	}
 }

@@ -21,7 +21,7 @@ func runCommand() *cli.Command {
 		Description: "Runs each account of the config file (or those named with --account) as its own command\n" +
 			"would: a POP3 account downloads (and deletes, unless keep = true), an IMAP account syncs. One\n" +
 			"summary and one exit code for the whole run, as with several accounts of one protocol.\n\n" + exitCodesHelp,
-		Flags: concat(runFlags(), limitFlags(), []cli.Flag{
+		Flags: concat(runFlags(), []cli.Flag{accountJobsFlag()}, limitFlags(), []cli.Flag{
 			&cli.BoolFlag{Name: "allow-mass-delete", Category: imapCategory, Usage: "IMAP accounts: allow this run to delete more than 100 messages, or more than a quarter, of a folder (see imap sync --help)", DisableDefaultText: true},
 		}),
 		Action: func(c *cli.Context) error {

@@ -10,6 +10,7 @@ import (
 // deletes, the IMAP account syncs and leaves the mail on the server; one
 // summary names both with their protocols.
 func TestDovecotCLIRun(t *testing.T) {
+	t.Parallel()
 	srv := cliServer(t, "r-pop", "r-imap")
 	e := newServerEnv(t, srv)
 	e.config(t, e.account("home", "pop3", "r-pop"), e.account("work", "imap", "r-imap"))
@@ -17,7 +18,7 @@ func TestDovecotCLIRun(t *testing.T) {
 	mustSeed(t, srv, "r-pop", "INBOX", popMsgs)
 	mustSeed(t, srv, "r-imap", "INBOX", imapMsgs)
 
-	stdout, _ := wantRun(t, 0, "run", "--json")
+	stdout, _ := e.wantRun(t, 0, "run", "--json")
 	sameMessages(t, e.maildir("home"), raws(popMsgs))
 	sameMessages(t, e.maildir("work"), raws(imapMsgs))
 	if n := mustCount(t, srv, "r-pop", "INBOX"); n != 0 {
@@ -46,7 +47,7 @@ func TestDovecotCLIRun(t *testing.T) {
 	}
 
 	// --account narrows it; nothing new is no error.
-	if stdout, _ := wantRun(t, 0, "run", "--account", "work"); !strings.Contains(stdout, "work: no new mail") || strings.Contains(stdout, "home") {
+	if stdout, _ := e.wantRun(t, 0, "run", "--account", "work"); !strings.Contains(stdout, "work: no new mail") || strings.Contains(stdout, "home") {
 		t.Errorf("run --account work: %q", stdout)
 	}
 }

@@ -92,6 +92,11 @@ func stateDirFlag() cli.Flag {
 	return &cli.StringFlag{Name: "state-dir", Category: accountCategory, Usage: "keep the account's state and lock in `DIR`", DefaultText: "$XDG_STATE_HOME/mailfetch/ACCOUNT"}
 }
 
+// accountJobsFlag sets how many accounts one invocation works on at once.
+func accountJobsFlag() cli.Flag {
+	return &cli.IntFlag{Name: "account-jobs", Usage: "work on up to `N` accounts at once (the config file's top-level account-jobs)", DefaultText: "4"}
+}
+
 // limitFlags bound a run and its failures.
 func limitFlags() []cli.Flag {
 	const cat = accountCategory
@@ -154,6 +159,15 @@ func lookup(c *cli.Context, name string) (*cli.Context, bool) {
 func flagBool(c *cli.Context, name string) bool {
 	x, _ := lookup(c, name)
 	return x.Bool(name)
+}
+
+// flagInt returns an int flag's value and whether it was given.
+func flagInt(c *cli.Context, name string) (int, bool) {
+	x, ok := lookup(c, name)
+	if !ok {
+		return 0, false
+	}
+	return x.Int(name), true
 }
 
 func flagString(c *cli.Context, name string) string {

@@ -115,6 +115,9 @@ A TOML file with one \fB[account.NAME]\fR table per account, run in the order th
 optional \fB[defaults]\fR table with the same keys, inherited by every account that does not set them.
 Every key is also a command-line flag of the same name, which overrides the file.
 .PP
+One key stands at the top level, before the first table: \fBaccount-jobs\fR (default 4, 1 to 32),
+how many accounts one invocation works on at once (\fB--account-jobs\fR overrides it).
+.PP
 A key the format does not know is an error that names it and its line, so a typo never drops a
 setting silently; a syntax error names its line and column.
 .PP

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,10 +26,25 @@ import (
 // and host. With one, --account picks accounts (default: all of protocol)
 // and every account flag given overrides that setting in each of them.
 func loadAccounts(c *cli.Context, protocol string) ([]*config.Account, error) {
+	accounts, _, err := loadRun(c, protocol)
+	return accounts, err
+}
+
+// loadRun is loadAccounts that also says how many accounts to work on at
+// once: --account-jobs, else the file's account-jobs, else
+// defaultAccountJobs.
+func loadRun(c *cli.Context, protocol string) ([]*config.Account, int, error) {
+	jobs := defaultAccountJobs
+	if n, ok := flagInt(c, "account-jobs"); ok {
+		if n < 1 || n > config.MaxAccountJobs {
+			return nil, 0, failure.New(failure.Usage, fmt.Sprintf("--account-jobs %d must be 1 to %d", n, config.MaxAccountJobs))
+		}
+		jobs = n
+	}
 	if c.Args().Present() {
 		// Flag parsing stops at the first argument: in "pop3 work --dry-run"
 		// the --dry-run would be ignored, and every account really run.
-		return nil, failure.New(failure.Usage, fmt.Sprintf(
+		return nil, 0, failure.New(failure.Usage, fmt.Sprintf(
 			"unexpected argument %q: name accounts with --account NAME, and give flags before any argument", c.Args().First()))
 	}
 	path := flagString(c, "config")
@@ -44,31 +60,34 @@ func loadAccounts(c *cli.Context, protocol string) ([]*config.Account, error) {
 		applyAccountFlags(c, a)
 		a.Name = oneOffName(a)
 		if err := a.Finish(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return []*config.Account{a}, nil
+		return []*config.Account{a}, jobs, nil
 	}
 	if !explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, failure.New(failure.Usage, fmt.Sprintf(
+			return nil, 0, failure.New(failure.Usage, fmt.Sprintf(
 				"no config file at %s: create one (see `mailfetch help` and the README) or give --config FILE or --host", path))
 		}
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	accounts, err := cfg.Select(protocol, names)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, a := range accounts {
 		applyAccountFlags(c, a)
 		if err := a.Finish(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return accounts, nil
+	if _, set := flagInt(c, "account-jobs"); !set && cfg.AccountJobs > 0 {
+		jobs = cfg.AccountJobs
+	}
+	return accounts, jobs, nil
 }
 
 func oneOffName(a *config.Account) string {
@@ -196,32 +215,35 @@ type accountRun func(ctx context.Context, a *config.Account, secret string, sink
 // account at work, starts no other, and makes the whole run exit 130 or
 // 143 with one line that says so.
 func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRun) error {
-	accounts, err := loadAccounts(c, protocol)
+	accounts, jobs, err := loadRun(c, protocol)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	r := newRenderer(c)
 	r.SetSummary(kind == fetching)
-	var failed []error
-	var stop *stopSignal
-	for _, a := range accounts {
-		if stop = signalOf(c.Context); stop != nil {
-			break // no account is started after a signal
-		}
-		// This loop is the one layer that starts and ends an account
+	names := make([]string, len(accounts))
+	for i, a := range accounts {
+		names[i] = a.Name
+	}
+	r.SetAccounts(names) // the summary lists them in the file's order
+	results := make([]error, len(accounts))
+	started := runConcurrently(c.Context, len(accounts), jobs, func(i int) {
+		a := accounts[i]
+		// This is the one layer that starts and ends an account
 		// (report.AccountStart, report.AccountDone); the engines report
 		// folders and messages.
 		r.Emit(report.Event{Kind: report.AccountStart, Time: time.Now(), Account: a.Name, Protocol: a.Protocol})
-		err := runAccount(c, a, start, kind, r, fn)
+		results[i] = runAccount(c, a, start, kind, r, fn)
+		r.Emit(report.Event{Kind: report.AccountDone, Time: time.Now(), Account: a.Name, Protocol: a.Protocol, Err: results[i]})
+	})
+	var failed []error
+	for _, err := range results[:started] {
 		if err != nil {
 			failed = append(failed, err)
 		}
-		r.Emit(report.Event{Kind: report.AccountDone, Time: time.Now(), Account: a.Name, Protocol: a.Protocol, Err: err})
 	}
-	if stop == nil {
-		stop = signalOf(c.Context)
-	}
+	stop := signalOf(c.Context)
 	exit := combine(failed, len(accounts))
 	if stop != nil {
 		// Stopped by a signal: that decides the exit code, whatever the
@@ -239,6 +261,38 @@ func runAccounts(c *cli.Context, protocol string, kind commandKind, fn accountRu
 		return nil
 	}
 	return &alreadyReported{exit}
+}
+
+// defaultAccountJobs is how many accounts run at once unless
+// account-jobs says otherwise: enough to overlap their logins and waits,
+// few enough that a machine with many accounts does not open hundreds of
+// connections at once (each IMAP account opens up to its own jobs).
+const defaultAccountJobs = 4
+
+// runConcurrently calls work(i) for i in [0, n), at most jobs at a time,
+// in order of i, and returns how many it started: after a signal (ctx
+// done) it starts none. One slow or failing call holds up no other beyond
+// its own slot.
+func runConcurrently(ctx context.Context, n, jobs int, work func(i int)) int {
+	slots := make(chan struct{}, max(jobs, 1))
+	var wg gosync.WaitGroup
+	started := 0
+	for i := range n {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		started++
+		wg.Go(func() {
+			defer func() { <-slots }()
+			work(i)
+		})
+	}
+	wg.Wait()
+	return started
 }
 
 // runAccount runs one account: the state directory and lock, the secret,
@@ -275,7 +329,7 @@ func runAccount(c *cli.Context, a *config.Account, start time.Time, kind command
 		}
 		defer release()
 	}
-	secret, err := a.SecretWith(ctx, secretOptions(c))
+	secret, err := resolveSecret(ctx, c, a)
 	if err == nil {
 		err = fn(ctx, a, secret, &accountSink{ctx: ctx, next: r})
 	}
@@ -309,6 +363,19 @@ func (s *accountSink) Emit(e report.Event) {
 		return
 	}
 	s.next.Emit(e)
+}
+
+// promptMu keeps the secrets of accounts that run at once from asking the
+// person at the terminal at the same time (a prompt, a pinentry of a
+// password-command). Without a terminal nothing asks, and nothing waits.
+var promptMu gosync.Mutex
+
+func resolveSecret(ctx context.Context, c *cli.Context, a *config.Account) (string, error) {
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		promptMu.Lock()
+		defer promptMu.Unlock()
+	}
+	return a.SecretWith(ctx, secretOptions(c))
 }
 
 // secretOptions shows password-command's stderr only to a person: with

@@ -25,6 +25,9 @@ import (
 type Config struct {
 	// Path is the file's path as given to Load.
 	Path string
+	// AccountJobs is how many accounts one invocation works on at once
+	// (the top-level key account-jobs); 0 when the file does not say.
+	AccountJobs int
 	// Accounts in the order of the file, with defaults applied and
 	// validated.
 	Accounts []*Account
@@ -86,9 +89,14 @@ func (e *missingFileError) Unwrap() error { return fs.ErrNotExist }
 
 // file is the TOML document.
 type file struct {
-	Defaults *rawAccount            `toml:"defaults"`
-	Account  map[string]*rawAccount `toml:"account"`
+	AccountJobs *int                   `toml:"account-jobs"`
+	Defaults    *rawAccount            `toml:"defaults"`
+	Account     map[string]*rawAccount `toml:"account"`
 }
+
+// MaxAccountJobs bounds account-jobs: each account may open jobs
+// connections of its own.
+const MaxAccountJobs = 32
 
 // rawAccount is an account table as written: nil means not set, so that
 // [defaults] fills only what an account leaves out.
@@ -236,6 +244,13 @@ func parse(path string, data []byte, mode fs.FileMode) (*Config, error) {
 	}
 
 	cfg := &Config{Path: path}
+	if doc.AccountJobs != nil {
+		if n := *doc.AccountJobs; n < 1 || n > MaxAccountJobs {
+			addErr(pos.line("account-jobs"), "account-jobs %d must be 1 to %d", n, MaxAccountJobs)
+		} else {
+			cfg.AccountJobs = n
+		}
+	}
 	for _, name := range names {
 		raw := doc.Account[name]
 		if raw == nil {

@@ -47,6 +47,19 @@ type printer interface {
 	summary(s Summary)
 }
 
+// SetAccounts names the run's accounts in the order the summary lists
+// them, whatever order their events come in (accounts run concurrently).
+func (r *Renderer) SetAccounts(names []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, name := range names {
+		if r.accounts[name] == nil {
+			r.accounts[name] = &AccountSummary{Account: name}
+			r.order = append(r.order, name)
+		}
+	}
+}
+
 // SetSummary turns the closing summary on (the default) or off.
 func (r *Renderer) SetSummary(on bool) { r.noSum = !on }
 
@@ -63,6 +76,8 @@ type AccountSummary struct {
 	Errors    int64  `json:"errors"`
 	Error     string `json:"error,omitempty"`
 	ErrorKind string `json:"error_kind,omitempty"`
+
+	seen bool // an event of it came: an account a signal kept from starting is not listed
 }
 
 // Summary is the --json object printed last.
@@ -110,6 +125,7 @@ func (r *Renderer) Emit(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a := r.account(e)
+	a.seen = true
 	switch e.Kind {
 	case Delivered:
 		a.Delivered++
@@ -153,6 +169,9 @@ func (r *Renderer) Close(exitCode int) {
 	s := Summary{Type: "summary", DryRun: r.opt.DryRun, ExitCode: exitCode, Accounts: []*AccountSummary{}}
 	for _, name := range r.order {
 		a := r.accounts[name]
+		if !a.seen {
+			continue
+		}
 		s.Accounts = append(s.Accounts, a)
 		s.Delivered += a.Delivered
 		s.Bytes += a.Bytes
